@@ -1,0 +1,46 @@
+import { expect, type Page } from "@playwright/test";
+
+export const PASSWORD = "violet-anchor-trombone";
+
+/** Created by global-setup.ts as the install's first account, so it is the admin. */
+export const ADMIN = {
+  username: "e2e-admin",
+  email: "e2e-admin@example.org",
+  display_name: "Erin Admin",
+  password: PASSWORD,
+};
+
+/** A username no other test (or earlier run against the same server) has used. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}
+
+/** Load a page and wait until the wasm client has hydrated it. */
+export async function open(page: Page, path: string) {
+  const response = await page.goto(path);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  return response;
+}
+
+export async function register(page: Page, username: string, displayName: string) {
+  await open(page, "/register");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Display name").fill(displayName);
+  await page.getByLabel("Email").fill(`${username}@example.org`);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { name: `Hello, ${displayName}` })).toBeVisible();
+}
+
+export async function signIn(page: Page, login: string, password = PASSWORD) {
+  await open(page, "/login");
+  await page.getByLabel("Username or email").fill(login);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function signOut(page: Page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+}

@@ -1,0 +1,2 @@
+pub mod ical;
+pub mod recurrence;

@@ -1,0 +1,74 @@
+//! The router, as a value: tests drive it without a socket.
+
+mod api_status;
+mod calendar;
+mod guard;
+mod health;
+
+use app::{App, shell};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use lectern_core::AppState;
+use lectern_core::config::Config;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use guard::client_addr;
+
+/// The Leptos settings, from our config rather than cargo-leptos's environment, so the binary
+/// runs the same however it is started.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let dev = std::env::var("LEPTOS_ENV").is_ok_and(|e| e.eq_ignore_ascii_case("dev"));
+    LeptosOptions::builder()
+        .output_name("lectern")
+        .site_root(config.server.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.server.bind)
+        .env(if dev { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
+        .build()
+}
+
+/// What axum handlers share: the Leptos options and the app's state.
+#[derive(Clone)]
+pub struct HttpState {
+    pub leptos: LeptosOptions,
+    pub app: AppState,
+}
+
+impl FromRef<HttpState> for LeptosOptions {
+    fn from_ref(state: &HttpState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Every route Lectern serves: health, the app's pages and server functions, and static files.
+pub fn router(app: AppState) -> Router {
+    let leptos = leptos_options(&app.config);
+    let routes = generate_route_list(App);
+    let context = {
+        let app = app.clone();
+        move || provide_context(app.clone())
+    };
+    let max_body = app.config.server.max_body_bytes;
+    let state = HttpState { leptos: leptos.clone(), app };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/calendar/{file}", get(calendar::feed))
+        .route("/classes/{id}/calendar.ics", get(calendar::class_file))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<HttpState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::same_origin))
+        .layer(axum::middleware::from_fn(api_status::api_error_status))
+        .layer(axum::middleware::from_fn(guard::security_headers))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_addr))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,7 @@
+#![recursion_limit = "512"]
+//! The `lectern` server: the HTTP layer around [`lectern_core`] and the Leptos app, and the
+//! command line that starts it.
+
+pub mod cli;
+pub mod http;
+pub mod serve;

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod components;
 pub mod pages;
+pub mod protocol;
 pub mod session;
 
 pub use lectern_model as model;

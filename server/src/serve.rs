@@ -1,6 +1,8 @@
 //! Running the server: plain HTTP or TLS, graceful shutdown, background upkeep.
 
 use crate::http;
+use crate::room::RoomHub;
+use crate::room::cluster::{Cluster, ClusterError};
 use lectern_core::config::Config;
 use lectern_core::store::StoreError;
 use lectern_core::{AppState, accounts, now_ms};
@@ -20,6 +22,8 @@ pub enum ServeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot load the TLS certificate {cert} or key {key}: {source}")]
     Tls { cert: PathBuf, key: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -43,7 +47,14 @@ pub async fn serve_on(
     let config = state.config.clone();
     let addr = listener.local_addr()?;
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
-    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let rooms = if config.cluster.redis_url.is_some() {
+        let cluster = Cluster::connect(&config.cluster).await?;
+        tracing::info!(node = cluster.node(), "live rooms are shared with other nodes through Redis");
+        RoomHub::clustered(state.clone(), cluster)
+    } else {
+        RoomHub::local(state.clone())
+    };
+    let app = http::router_with_rooms(state.clone(), rooms).into_make_service_with_connect_info::<SocketAddr>();
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
 
     let result = match (&config.server.tls_cert, &config.server.tls_key) {

@@ -20,6 +20,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub classes: ClassesConfig,
+    pub room: RoomConfig,
+    pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
 
@@ -93,6 +95,76 @@ impl Default for ClassesConfig {
             max_capacity: 10_000,
             join_opens_minutes_before: 10,
         }
+    }
+}
+
+/// The live room: its WebSocket, chat and polls.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomConfig {
+    /// Largest WebSocket message a client may send, in bytes; a larger one closes the socket
+    /// with code 1009.
+    pub max_frame_bytes: usize,
+    /// Messages per second one connection may send, on average...
+    pub messages_per_second: u32,
+    /// ...and in a burst.
+    pub message_burst: u32,
+    /// Messages waiting to be sent to one client; a client that falls this far behind is
+    /// disconnected (it reconnects and resumes) so that it cannot slow the room.
+    pub client_queue: usize,
+    /// Longest chat message, in characters.
+    pub chat_max_chars: usize,
+    /// Chat messages a joining client receives (and most a reconnecting one catches up on).
+    pub history_messages: u32,
+    /// Most options one poll may have, and the longest question and option, in characters.
+    pub poll_max_options: usize,
+    pub poll_question_max_chars: usize,
+    pub poll_option_max_chars: usize,
+    /// Longest reason given with a report or a block, in characters.
+    pub reason_max_chars: usize,
+    /// Seconds between WebSocket pings; a client that misses two is dropped.
+    pub ping_seconds: u64,
+    /// Seconds an empty room keeps its state (hands, chat lock, mutes) before it is closed.
+    pub idle_close_seconds: u64,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 16 * 1024,
+            messages_per_second: 10,
+            message_burst: 20,
+            client_queue: 512,
+            chat_max_chars: 2_000,
+            history_messages: 200,
+            poll_max_options: 10,
+            poll_question_max_chars: 300,
+            poll_option_max_chars: 200,
+            reason_max_chars: 500,
+            ping_seconds: 20,
+            idle_close_seconds: 60,
+        }
+    }
+}
+
+/// Several nodes: with a Redis URL, live rooms are shared across nodes through Redis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://host:port`. Unset: this node serves its rooms alone. The plain `REDIS_URL`
+    /// environment variable is read when this key is unset.
+    pub redis_url: Option<String>,
+    /// Starts every Redis key and channel Lectern uses (`<prefix>:room:<class>:owner`), so that
+    /// several deployments can share one Redis. The nodes of one deployment use the same prefix.
+    pub key_prefix: String,
+    /// Seconds a node's claim on a room lasts without renewal (renewed every third of it). When
+    /// a node dies, its rooms move to other nodes after about this long.
+    pub claim_ttl_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { redis_url: None, key_prefix: "lectern".into(), claim_ttl_seconds: 10 }
     }
 }
 
@@ -173,7 +245,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         let env = Env::prefixed("LECTERN_").ignore(&["CONFIG"]).split("__");
-        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        let mut config: Config = figment.merge(env).extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        if config.cluster.redis_url.is_none() {
+            config.cluster.redis_url = std::env::var("REDIS_URL").ok().filter(|u| !u.trim().is_empty());
+        }
         config.check()?;
         Ok(config)
     }
@@ -200,6 +275,30 @@ impl Config {
         }
         if classes.max_duration_minutes > 24 * 60 {
             return bad("classes.max_duration_minutes can be at most 1440 (one day)");
+        }
+        let room = &self.room;
+        if room.max_frame_bytes < 1024 || room.messages_per_second == 0 || room.client_queue < 16 {
+            return bad(
+                "room.max_frame_bytes must be at least 1024, room.client_queue at least 16, and room.messages_per_second positive",
+            );
+        }
+        if room.message_burst < room.messages_per_second {
+            return bad("room.message_burst must be at least room.messages_per_second");
+        }
+        if room.poll_max_options < 2 || room.chat_max_chars == 0 || room.ping_seconds == 0 {
+            return bad("room.poll_max_options must be at least 2; room.chat_max_chars and room.ping_seconds positive");
+        }
+        if let Some(url) = &self.cluster.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return bad("cluster.redis_url must start with redis:// or rediss://");
+        }
+        let prefix = &self.cluster.key_prefix;
+        if prefix.is_empty() || prefix.contains(|c: char| c.is_whitespace() || "*?[]\\".contains(c)) {
+            return bad("cluster.key_prefix must be non-empty, without spaces or any of * ? [ ] \\");
+        }
+        if self.cluster.claim_ttl_seconds == 0 {
+            return bad("cluster.claim_ttl_seconds must be positive");
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections must be at least 1");
@@ -269,6 +368,11 @@ mod tests {
 
             let err = Config::load(Some(Path::new("nope.toml"))).unwrap_err().to_string();
             assert!(err.contains("nope.toml"), "{err}");
+
+            // The prefix is part of a PSUBSCRIBE pattern: glob characters would match other keys.
+            jail.create_file("glob.toml", "[cluster]\nkey_prefix = \"school*\"\n")?;
+            let err = Config::load(Some(Path::new("glob.toml"))).unwrap_err().to_string();
+            assert!(err.contains("key_prefix"), "{err}");
 
             jail.set_env("LECTERN_SERVER__BIND", "not an address");
             assert!(Config::load(None).is_err());

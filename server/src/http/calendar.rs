@@ -1,6 +1,6 @@
 //! Calendar files: a class as `.ics`, and each user's private feed that calendar apps poll.
 
-use super::HttpState;
+use super::{HttpState, session_token};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,10 +27,6 @@ fn failure(err: ClassError) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
         }
     }
-}
-
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    lectern_core::auth::session_cookie(headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()))
 }
 
 /// `GET /classes/{id}/calendar.ics`, for a signed-in user who may see the class.

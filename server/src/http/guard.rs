@@ -52,6 +52,17 @@ fn cross_origin_verdict(headers: &HeaderMap, public_url: Option<&str>) -> Result
             _ => Err("this request came from another site"),
         };
     }
+    origin_matches(headers, public_url)
+}
+
+/// A WebSocket handshake must come from one of our own pages when it comes from a browser:
+/// browsers always send `Origin` on WebSockets (and cookies go with them, cross-site too).
+/// Programs that send no Origin carry no victim's cookies, so they pass.
+pub fn websocket_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), &'static str> {
+    origin_matches(headers, public_url)
+}
+
+fn origin_matches(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), &'static str> {
     let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
     let origin = origin.to_str().map_err(|_| "malformed Origin header")?;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());

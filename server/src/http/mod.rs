@@ -2,18 +2,21 @@
 
 mod api_status;
 mod calendar;
-mod guard;
+pub(crate) mod guard;
 mod health;
 
+use crate::room::RoomHub;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
+use axum::http::{HeaderMap, header};
 use axum::routing::get;
 use lectern_core::AppState;
 use lectern_core::config::Config;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -37,6 +40,8 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub struct HttpState {
     pub leptos: LeptosOptions,
     pub app: AppState,
+    /// This node's live rooms.
+    pub rooms: Arc<RoomHub>,
 }
 
 impl FromRef<HttpState> for LeptosOptions {
@@ -45,8 +50,20 @@ impl FromRef<HttpState> for LeptosOptions {
     }
 }
 
-/// Every route Lectern serves: health, the app's pages and server functions, and static files.
+/// The session cookie's value in a request's headers.
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
+    lectern_core::auth::session_cookie(headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()))
+}
+
+/// Every route Lectern serves, with live rooms served by this node alone.
 pub fn router(app: AppState) -> Router {
+    let rooms = RoomHub::local(app.clone());
+    router_with_rooms(app, rooms)
+}
+
+/// Every route Lectern serves: health, the live rooms' WebSocket, the app's pages and server
+/// functions, and static files.
+pub fn router_with_rooms(app: AppState, rooms: Arc<RoomHub>) -> Router {
     let leptos = leptos_options(&app.config);
     let routes = generate_route_list(App);
     let context = {
@@ -54,11 +71,12 @@ pub fn router(app: AppState) -> Router {
         move || provide_context(app.clone())
     };
     let max_body = app.config.server.max_body_bytes;
-    let state = HttpState { leptos: leptos.clone(), app };
+    let state = HttpState { leptos: leptos.clone(), app, rooms };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/calendar/{file}", get(calendar::feed))
         .route("/classes/{id}/calendar.ics", get(calendar::class_file))
+        .route("/classes/{id}/live/ws", get(crate::room::socket::live_socket))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let leptos = leptos.clone();
             move || shell(leptos.clone())

@@ -9,6 +9,8 @@ use lectern_core::testing::TestDb;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod room;
+
 pub const PASSWORD: &str = "violet-anchor-trombone";
 
 pub struct Reply {

@@ -510,6 +510,20 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(class_id).bind(user_id).fetch_one(pool).await)?)
     }
 
+    /// Enrol a user with `role` (`student` or `co_teacher`), or change the role of an enrolment.
+    pub async fn set_enrolment_role(
+        &self,
+        class_id: i64,
+        user_id: i64,
+        role: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO enrolments (class_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (class_id, user_id) DO UPDATE SET role = excluded.role";
+        on_pool!(self, pool => sqlx::query(sql).bind(class_id).bind(user_id).bind(role).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     pub async fn enrolled_count(&self, class_id: i64) -> Result<i64, StoreError> {
         let sql = "SELECT COUNT(*) FROM enrolments WHERE class_id = $1 AND role = 'student'";
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(class_id).fetch_one(pool).await)?)

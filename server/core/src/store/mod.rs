@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod audit;
 pub mod classes;
+pub mod room;
 pub mod schedule;
 pub mod sessions;
 pub mod users;

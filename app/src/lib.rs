@@ -17,7 +17,8 @@ use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
-use pages::classes::{ClassPage, ClassesPage, LiveRoomPage};
+use pages::classes::{ClassPage, ClassesPage};
+use pages::room::LiveRoomPage;
 use pages::schedule::SchedulePage;
 use pages::{
     admin::AdminPage, dashboard::DashboardPage, login::LoginPage, profile::ProfilePage, register::RegisterPage,

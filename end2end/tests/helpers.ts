@@ -1,4 +1,5 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, request, type Page } from "@playwright/test";
+import { baseURL } from "../playwright.config";
 
 export const PASSWORD = "violet-anchor-trombone";
 
@@ -43,4 +44,16 @@ export async function signOut(page: Page) {
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+}
+
+/** Make `username` a teacher, as the admin would on the Admin page. */
+export async function promote(username: string) {
+  const api = await request.newContext({ baseURL });
+  const login = await api.post("/api/login", { form: { login: ADMIN.username, password: PASSWORD } });
+  expect(login.ok()).toBeTruthy();
+  const list = await api.post("/api/admin/users", { form: { filter: username, page: "0" } });
+  const { users } = await list.json();
+  const res = await api.post("/api/admin/set_role", { form: { user_id: String(users[0].id), role: "teacher" } });
+  expect(res.ok()).toBeTruthy();
+  await api.dispose();
 }

@@ -1,23 +1,10 @@
-import { expect, request, test, type Page } from "@playwright/test";
-import { baseURL } from "../playwright.config";
-import { ADMIN, PASSWORD, open, register, uniqueName } from "./helpers";
+import { expect, test, type Page } from "@playwright/test";
+import { open, promote, register, uniqueName } from "./helpers";
 
 // A Monday well in the future, so the test never meets "now".
 const MONDAY = "2031-03-03";
 const WEDNESDAY = "2031-03-05";
 const HOUR_PX = 48;
-
-/** Make `username` a teacher, as the admin would on the Admin page. */
-async function promote(username: string) {
-  const api = await request.newContext({ baseURL });
-  const login = await api.post("/api/login", { form: { login: ADMIN.username, password: PASSWORD } });
-  expect(login.ok()).toBeTruthy();
-  const list = await api.post("/api/admin/users", { form: { filter: username, page: "0" } });
-  const { users } = await list.json();
-  const res = await api.post("/api/admin/set_role", { form: { user_id: String(users[0].id), role: "teacher" } });
-  expect(res.ok()).toBeTruthy();
-  await api.dispose();
-}
 
 /** Press the mouse at `from`, move in steps to `to`, release: a real pointer drag. */
 async function drag(page: Page, from: { x: number; y: number }, to: { x: number; y: number }) {

@@ -644,6 +644,57 @@ async fn the_handshake_checks_origin_session_enrolment_and_version(db: &TestDb) 
     assert_eq!(welcome.you.role, RoomRole::Teacher);
 }
 
+async fn a_client_that_stops_reading_is_cut_off_and_the_room_goes_on(db: &TestDb) {
+    let mut config = Config::default();
+    config.room.client_queue = 16;
+    config.room.messages_per_second = 10_000;
+    config.room.message_burst = 10_000;
+    // Big messages, so the kernel's socket buffers (a few megabytes) fill after a few hundred.
+    config.room.chat_max_chars = 60_000;
+    config.room.max_frame_bytes = 64 * 1024;
+    let db2 = TestDb::with_config(backend_of(db), config).await;
+    let c = cast(&db2, 2).await;
+    let (mut teacher, _) = join(&c.host, c.class_id, &c.teacher, None).await;
+    let (mut reader, _) = join(&c.host, c.class_id, &c.students[0], None).await;
+    // This one never reads again: its socket buffers fill, then its queue of 16.
+    let (stalled, _) = join(&c.host, c.class_id, &c.students[1], None).await;
+    let stalled_id = c.students[1].id;
+
+    // The reader keeps up, on its own task, until the last message.
+    let reading = tokio::spawn(async move {
+        let mut received = 0;
+        loop {
+            match reader.next().await {
+                ServerMsg::Chat { message } if message.body == "end" => return received,
+                ServerMsg::Chat { .. } => received += 1,
+                _ => {}
+            }
+        }
+    });
+    let body = "z".repeat(60_000);
+    let mut sent = 0;
+    let mut cut_off = false;
+    while !cut_off {
+        assert!(sent < 2_000, "the stalled client was never cut off");
+        let reference = teacher.send_ref(chat(&body)).await;
+        sent += 1;
+        loop {
+            match teacher.next().await {
+                ServerMsg::Ack { reference: r } if r == reference => break,
+                ServerMsg::Left { user } if user == stalled_id => cut_off = true,
+                ServerMsg::Error { message, .. } => panic!("{message}"),
+                _ => {}
+            }
+        }
+    }
+    teacher.request(chat("end")).await.unwrap();
+    // The reader got every message while the other client was stalled and cut off.
+    let received = reading.await.unwrap();
+    assert_eq!(received, sent, "every message reached the client that kept up");
+    drop(stalled);
+    db2.finish().await;
+}
+
 on_both_databases!(
     chat_is_stored_then_broadcast_with_history_on_join,
     a_reconnecting_client_gets_exactly_what_it_missed,
@@ -653,4 +704,5 @@ on_both_databases!(
     every_message_kind_is_authorised_for_every_role,
     limits_and_malformed_messages_leave_the_room_running,
     the_handshake_checks_origin_session_enrolment_and_version,
+    a_client_that_stops_reading_is_cut_off_and_the_room_goes_on,
 );

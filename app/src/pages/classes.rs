@@ -355,18 +355,3 @@ fn js_now() -> i64 {
         0
     }
 }
-
-/// Where the live room will be; the live-room issue fills it.
-#[component]
-pub fn LiveRoomPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    view! {
-        <Title text="Live room · Lectern"/>
-        <section class="card narrow message-page">
-            <h1>"The live room"</h1>
-            <p>"Video, chat and the whiteboard for this class will open here."</p>
-            <p><a class="button secondary" href=move || format!("/classes/{}", id())>"Back to the class"</a></p>
-        </section>
-    }
-}

@@ -4,4 +4,5 @@ pub mod dashboard;
 pub mod login;
 pub mod profile;
 pub mod register;
+pub mod room;
 pub mod schedule;

@@ -1,0 +1,138 @@
+import { expect, test, type Page } from "@playwright/test";
+import { open, promote, register, uniqueName } from "./helpers";
+
+/** This minute in UTC as `YYYY-MM-DDTHH:MM`: a class that starts now is live now. */
+function thisMinuteUtc(): string {
+  return new Date().toISOString().slice(0, 16);
+}
+
+async function enterRoom(page: Page, classId: number) {
+  await open(page, `/classes/${classId}/live`);
+  await expect(page.getByTestId("room-status")).toHaveText("Live");
+}
+
+test("a teacher and a student chat, run a poll and both see the results", async ({ page, browser }) => {
+  const teacherName = uniqueName("tia");
+  await register(page, teacherName, "Tia Teacher");
+  await promote(teacherName);
+  const created = await page.request.post("/api/classes/create", {
+    data: {
+      form: {
+        title: "Live algebra", description: "", kind: "live", time_zone: "UTC",
+        start_local: thisMinuteUtc(), duration_minutes: 60, capacity: null, enrolment: "open", recurrence: null,
+      },
+    },
+  });
+  expect(created.ok()).toBeTruthy();
+  const classId: number = await created.json();
+
+  const studentContext = await browser.newContext();
+  const student = await studentContext.newPage();
+  await register(student, uniqueName("sam"), "Sam Student");
+  const enrolled = await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } });
+  expect(enrolled.ok()).toBeTruthy();
+
+  await enterRoom(page, classId);
+  await enterRoom(student, classId);
+  await expect(page.getByRole("heading", { name: "Live algebra" })).toBeVisible();
+  await expect(page.getByTestId("participants")).toContainText("Sam Student");
+  await expect(student.getByTestId("participants")).toContainText("Tia Teacher");
+
+  // Chat both ways; a link is a plain link and markup stays text.
+  await student.getByLabel("Message", { exact: true }).fill("Hello <b>Tia</b>, see https://example.org/notes");
+  await student.getByLabel("Message", { exact: true }).press("Enter");
+  const line = page.getByTestId("chat").locator(".chat-message", { hasText: "Hello <b>Tia</b>" });
+  await expect(line).toBeVisible();
+  await expect(line.getByRole("link", { name: "https://example.org/notes" })).toHaveAttribute("href", "https://example.org/notes");
+  await expect(line.locator("b")).toHaveCount(0);
+  await page.getByLabel("Message", { exact: true }).fill("Welcome, Sam!");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(student.getByTestId("chat")).toContainText("Welcome, Sam!");
+
+  // A raised hand reaches the teacher.
+  await student.getByRole("button", { name: "Raise hand" }).click();
+  await expect(page.getByTestId("participants").getByLabel("Hand raised, number 1")).toBeVisible();
+
+  // A poll: the teacher asks, the student votes, the teacher watches the count, then closes it.
+  await page.getByRole("button", { name: "New poll" }).click();
+  await page.getByLabel("Question").fill("Which topic next?");
+  await page.getByLabel("Options, one per line").fill("Matrices\nVectors\nLimits");
+  await page.getByRole("button", { name: "Start poll" }).click();
+  const studentPoll = student.getByTestId("polls").locator(".poll", { hasText: "Which topic next?" });
+  await expect(studentPoll).toBeVisible();
+  await studentPoll.getByLabel("Vectors").check();
+  await studentPoll.getByRole("button", { name: "Vote" }).click();
+  await expect(studentPoll.getByText("Your vote: Vectors")).toBeVisible();
+  const teacherPoll = page.getByTestId("polls").locator(".poll", { hasText: "Which topic next?" });
+  await expect(teacherPoll.getByTestId("poll-results")).toContainText("1 vote");
+  await teacherPoll.getByRole("button", { name: "Close poll and show results" }).click();
+
+  for (const poll of [teacherPoll, studentPoll]) {
+    await expect(poll).toContainText("closed");
+    const vectors = poll.locator(".poll-bar", { hasText: "Vectors" });
+    await expect(vectors).toContainText("1 (100%)");
+    await expect(poll.locator(".poll-bar", { hasText: "Matrices" })).toContainText("0 (0%)");
+  }
+  await studentContext.close();
+});
+
+test("the room page reconnects and catches up after the connection drops", async ({ page, browser }) => {
+  const teacherName = uniqueName("rex");
+  await register(page, teacherName, "Rex Teacher");
+  await promote(teacherName);
+  const created = await page.request.post("/api/classes/create", {
+    data: {
+      form: {
+        title: "Resume test", description: "", kind: "live", time_zone: "UTC",
+        start_local: thisMinuteUtc(), duration_minutes: 60, capacity: null, enrolment: "open", recurrence: null,
+      },
+    },
+  });
+  expect(created.ok()).toBeTruthy();
+  const classId: number = await created.json();
+  const studentContext = await browser.newContext();
+  // Keep the page's WebSockets within reach of the test, and let it send new ones to a dead port.
+  await studentContext.addInitScript(() => {
+    const w = window as any;
+    const Real = window.WebSocket;
+    w.__sockets = [];
+    w.__blockSockets = false;
+    const Patched = function (url: string | URL, protocols?: string | string[]) {
+      const socket = new Real(w.__blockSockets ? "ws://127.0.0.1:9/closed" : url, protocols);
+      w.__sockets.push(socket);
+      return socket;
+    } as unknown as typeof WebSocket;
+    Object.assign(Patched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: Real.prototype });
+    w.WebSocket = Patched;
+  });
+  const student = await studentContext.newPage();
+  await register(student, uniqueName("una"), "Una Student");
+  expect((await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } })).ok()).toBeTruthy();
+
+  await enterRoom(page, classId);
+  await enterRoom(student, classId);
+  await page.getByLabel("Message", { exact: true }).fill("before the drop");
+  await page.getByLabel("Message", { exact: true }).press("Enter");
+  await expect(student.getByTestId("chat")).toContainText("before the drop");
+
+  // The student's connection drops and cannot come back for a while (new sockets are sent to a
+  // closed port): the page says it is reconnecting. Meanwhile the teacher keeps talking.
+  await student.evaluate(() => {
+    const w = window as any;
+    w.__blockSockets = true;
+    for (const socket of w.__sockets) socket.close();
+  });
+  await expect(student.getByTestId("room-status")).toContainText("Reconnecting");
+  await page.getByLabel("Message", { exact: true }).fill("while you were away");
+  await page.getByLabel("Message", { exact: true }).press("Enter");
+  await expect(page.getByTestId("chat")).toContainText("while you were away");
+
+  // The network is back: the next attempt resumes and shows what was missed, exactly once.
+  await student.evaluate(() => { (window as any).__blockSockets = false; });
+  await expect(student.getByTestId("room-status")).toHaveText("Live", { timeout: 30_000 });
+  const chat = student.getByTestId("chat");
+  await expect(chat).toContainText("while you were away");
+  await expect(chat.locator(".chat-message", { hasText: "before the drop" })).toHaveCount(1);
+  await expect(chat.locator(".chat-message", { hasText: "while you were away" })).toHaveCount(1);
+  await studentContext.close();
+});

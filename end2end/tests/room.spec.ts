@@ -1,5 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { open, promote, register, uniqueName } from "./helpers";
+import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { open, promote, register, scheduleClass, uniqueName } from "./helpers";
 
 /** This minute in UTC as `YYYY-MM-DDTHH:MM`: a class that starts now is live now. */
 function thisMinuteUtc(): string {
@@ -11,26 +11,33 @@ async function enterRoom(page: Page, classId: number) {
   await expect(page.getByTestId("room-status")).toHaveText("Live");
 }
 
-test("a teacher and a student chat, run a poll and both see the results", async ({ page, browser }) => {
-  const teacherName = uniqueName("tia");
-  await register(page, teacherName, "Tia Teacher");
-  await promote(teacherName);
-  const created = await page.request.post("/api/classes/create", {
-    data: {
-      form: {
-        title: "Live algebra", description: "", kind: "live", time_zone: "UTC",
-        start_local: thisMinuteUtc(), duration_minutes: 60, capacity: null, enrolment: "open", recurrence: null,
-      },
-    },
-  });
-  expect(created.ok()).toBeTruthy();
-  const classId: number = await created.json();
-
+/**
+ * A teacher (signed in on `page`) with a class that is live now, and an enrolled student in a
+ * browser context of their own; `prepare` may set the student's context up before any page opens.
+ */
+async function liveClass(
+  page: Page,
+  browser: Browser,
+  names: { teacher: string; student: string; title: string },
+  prepare?: (context: BrowserContext) => Promise<void>,
+) {
+  const teacherLogin = uniqueName(names.teacher.split(" ")[0].toLowerCase());
+  await register(page, teacherLogin, names.teacher);
+  await promote(teacherLogin);
+  const classId = await scheduleClass(page, { title: names.title, time_zone: "UTC", start_local: thisMinuteUtc() });
   const studentContext = await browser.newContext();
+  if (prepare) await prepare(studentContext);
   const student = await studentContext.newPage();
-  await register(student, uniqueName("sam"), "Sam Student");
+  await register(student, uniqueName(names.student.split(" ")[0].toLowerCase()), names.student);
   const enrolled = await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } });
   expect(enrolled.ok()).toBeTruthy();
+  return { classId, student, studentContext };
+}
+
+test("a teacher and a student chat, run a poll and both see the results", async ({ page, browser }) => {
+  const { classId, student, studentContext } = await liveClass(page, browser, {
+    teacher: "Tia Teacher", student: "Sam Student", title: "Live algebra",
+  });
 
   await enterRoom(page, classId);
   await enterRoom(student, classId);
@@ -77,37 +84,24 @@ test("a teacher and a student chat, run a poll and both see the results", async 
 });
 
 test("the room page reconnects and catches up after the connection drops", async ({ page, browser }) => {
-  const teacherName = uniqueName("rex");
-  await register(page, teacherName, "Rex Teacher");
-  await promote(teacherName);
-  const created = await page.request.post("/api/classes/create", {
-    data: {
-      form: {
-        title: "Resume test", description: "", kind: "live", time_zone: "UTC",
-        start_local: thisMinuteUtc(), duration_minutes: 60, capacity: null, enrolment: "open", recurrence: null,
-      },
-    },
-  });
-  expect(created.ok()).toBeTruthy();
-  const classId: number = await created.json();
-  const studentContext = await browser.newContext();
-  // Keep the page's WebSockets within reach of the test, and let it send new ones to a dead port.
-  await studentContext.addInitScript(() => {
-    const w = window as any;
-    const Real = window.WebSocket;
-    w.__sockets = [];
-    w.__blockSockets = false;
-    const Patched = function (url: string | URL, protocols?: string | string[]) {
-      const socket = new Real(w.__blockSockets ? "ws://127.0.0.1:9/closed" : url, protocols);
-      w.__sockets.push(socket);
-      return socket;
-    } as unknown as typeof WebSocket;
-    Object.assign(Patched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: Real.prototype });
-    w.WebSocket = Patched;
-  });
-  const student = await studentContext.newPage();
-  await register(student, uniqueName("una"), "Una Student");
-  expect((await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } })).ok()).toBeTruthy();
+  // Keep the student page's WebSockets within reach of the test, and let it send new ones to a
+  // dead port.
+  const { classId, student, studentContext } = await liveClass(
+    page, browser, { teacher: "Rex Teacher", student: "Una Student", title: "Resume test" },
+    (context) => context.addInitScript(() => {
+      const w = window as any;
+      const Real = window.WebSocket;
+      w.__sockets = [];
+      w.__blockSockets = false;
+      const Patched = function (url: string | URL, protocols?: string | string[]) {
+        const socket = new Real(w.__blockSockets ? "ws://127.0.0.1:9/closed" : url, protocols);
+        w.__sockets.push(socket);
+        return socket;
+      } as unknown as typeof WebSocket;
+      Object.assign(Patched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: Real.prototype });
+      w.WebSocket = Patched;
+    }),
+  );
 
   await enterRoom(page, classId);
   await enterRoom(student, classId);

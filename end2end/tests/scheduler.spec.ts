@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { open, promote, register, uniqueName } from "./helpers";
+import { open, promote, register, scheduleClass, uniqueName } from "./helpers";
 
 // A Monday well in the future, so the test never meets "now".
 const MONDAY = "2031-03-03";
@@ -111,17 +111,10 @@ test("a teacher re-plans a series from its second session and edits the details"
   const teacher = uniqueName("theo");
   await register(page, teacher, "Theo Teacher");
   await promote(teacher);
-  const created = await page.request.post("/api/classes/create", {
-    data: {
-      form: {
-        title: "Chemistry", description: "", kind: "live", time_zone: "Europe/Berlin",
-        start_local: "2031-04-07T09:00", duration_minutes: 60, capacity: null, enrolment: "open",
-        recurrence: { frequency: "weekly", interval: 1, weekdays: ["mon"], monthly_by: "day_of_month", end: { count: 4 } },
-      },
-    },
+  const classId = await scheduleClass(page, {
+    title: "Chemistry", time_zone: "Europe/Berlin", start_local: "2031-04-07T09:00",
+    recurrence: { frequency: "weekly", interval: 1, weekdays: ["mon"], monthly_by: "day_of_month", end: { count: 4 } },
   });
-  expect(created.ok()).toBeTruthy();
-  const classId = await created.json();
 
   await open(page, `/classes/${classId}`);
   await expect(page.getByText("Weekly on Mon, 4 times")).toBeVisible();

@@ -24,23 +24,10 @@ struct Cast {
 async fn cast(db: &TestDb, students: usize) -> Cast {
     let app = &db.state;
     let admin = person(app, "ada", Role::Admin).await;
-    let teacher = person(app, "rosa", Role::Teacher).await;
-    let co = person(app, "cole", Role::Teacher).await;
     let outsider = person(app, "otto", Role::Student).await;
-    let class_id = live_class(app, &teacher).await;
-    enrol(app, class_id, &co, "co_teacher").await;
-    let mut list = Vec::new();
-    for i in 0..students {
-        let s = person(app, &format!("student{i}"), Role::Student).await;
-        enrol(app, class_id, &s, "student").await;
-        list.push(s);
-    }
+    let class = live_class_with_people(app, students).await;
     let host = serve(app.clone()).await;
-    Cast { host, class_id, teacher, co, admin, students: list, outsider }
-}
-
-fn chat(body: &str) -> ClientMsg {
-    ClientMsg::SendChat { body: body.into(), thread: None }
+    Cast { host, class_id: class.id, teacher: class.teacher, co: class.co, admin, students: class.students, outsider }
 }
 
 async fn chat_is_stored_then_broadcast_with_history_on_join(db: &TestDb) {
@@ -163,13 +150,6 @@ async fn a_reconnecting_client_gets_exactly_what_it_missed(db: &TestDb) {
     assert!(!welcome.chat_complete);
     assert_eq!(welcome.chat.last().unwrap().body, "long away 24");
     db2.finish().await;
-}
-
-fn backend_of(db: &TestDb) -> lectern_core::testing::Backend {
-    match db.store().backend() {
-        lectern_core::store::Backend::Sqlite => lectern_core::testing::Backend::Sqlite,
-        lectern_core::store::Backend::Postgres => lectern_core::testing::Backend::Postgres,
-    }
 }
 
 async fn hands_keep_their_order_and_reactions_reach_everyone(db: &TestDb) {

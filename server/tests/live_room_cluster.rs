@@ -13,7 +13,7 @@ use common::room::*;
 use lectern_core::AppState;
 use lectern_core::config::{ClusterConfig, Config};
 use lectern_core::on_both_databases;
-use lectern_core::testing::{Backend, TestDb};
+use lectern_core::testing::TestDb;
 use lectern_model::Role;
 use server::room::RoomHub;
 use server::room::cluster::Cluster;
@@ -57,31 +57,11 @@ struct Cast {
 
 async fn cast(db: &TestDb, students: usize) -> Cast {
     let app = &db.state;
-    let teacher = person(app, "rosa", Role::Teacher).await;
-    let co = person(app, "cole", Role::Teacher).await;
-    let class_id = live_class(app, &teacher).await;
-    enrol(app, class_id, &co, "co_teacher").await;
-    let mut list = Vec::new();
-    for i in 0..students {
-        let s = person(app, &format!("student{i}"), Role::Student).await;
-        enrol(app, class_id, &s, "student").await;
-        list.push(s);
-    }
+    let class = live_class_with_people(app, students).await;
     let config = cluster_config(10);
     let a = node(app, &config).await;
     let b = node(app, &config).await;
-    Cast { a, b, class_id, teacher, co, students: list }
-}
-
-fn backend_of(db: &TestDb) -> Backend {
-    match db.store().backend() {
-        lectern_core::store::Backend::Sqlite => Backend::Sqlite,
-        lectern_core::store::Backend::Postgres => Backend::Postgres,
-    }
-}
-
-fn chat(body: &str) -> ClientMsg {
-    ClientMsg::SendChat { body: body.into(), thread: None }
+    Cast { a, b, class_id: class.id, teacher: class.teacher, co: class.co, students: class.students }
 }
 
 fn users(roster: &[Participant]) -> Vec<i64> {

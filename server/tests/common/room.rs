@@ -78,6 +78,42 @@ pub async fn enrol(app: &AppState, class_id: i64, who: &Person, role: &str) {
     app.store.set_enrolment_role(class_id, who.id, role, lectern_core::now_ms()).await.unwrap();
 }
 
+/// A live class running now, its teacher, a co-teacher and enrolled students.
+pub struct LiveClass {
+    pub id: i64,
+    pub teacher: Person,
+    pub co: Person,
+    pub students: Vec<Person>,
+}
+
+/// Teacher "rosa", co-teacher "cole" and `students` students "student0".. in a class live now.
+pub async fn live_class_with_people(app: &AppState, students: usize) -> LiveClass {
+    let teacher = person(app, "rosa", Role::Teacher).await;
+    let co = person(app, "cole", Role::Teacher).await;
+    let id = live_class(app, &teacher).await;
+    enrol(app, id, &co, "co_teacher").await;
+    let mut list = Vec::new();
+    for i in 0..students {
+        let s = person(app, &format!("student{i}"), Role::Student).await;
+        enrol(app, id, &s, "student").await;
+        list.push(s);
+    }
+    LiveClass { id, teacher, co, students: list }
+}
+
+/// A public chat message.
+pub fn chat(body: &str) -> ClientMsg {
+    ClientMsg::SendChat { body: body.into(), thread: None }
+}
+
+/// Which database a test database is on, to open another one like it.
+pub fn backend_of(db: &lectern_core::testing::TestDb) -> lectern_core::testing::Backend {
+    match db.store().backend() {
+        lectern_core::store::Backend::Sqlite => lectern_core::testing::Backend::Sqlite,
+        lectern_core::store::Backend::Postgres => lectern_core::testing::Backend::Postgres,
+    }
+}
+
 /// Serve `app` on a loopback port until the test ends; returns `host:port`.
 pub async fn serve(app: AppState) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

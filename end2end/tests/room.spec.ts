@@ -56,6 +56,16 @@ test("a teacher and a student chat, run a poll and both see the results", async 
   await page.getByRole("button", { name: "Send" }).click();
   await expect(student.getByTestId("chat")).toContainText("Welcome, Sam!");
 
+  // The student reports a message, and the teacher sees the report; the teacher deletes a
+  // message, and it goes from the student's page.
+  const welcomeLine = student.getByTestId("chat").locator(".chat-message", { hasText: "Welcome, Sam!" });
+  await welcomeLine.getByRole("button", { name: "Report" }).click();
+  await welcomeLine.getByLabel("Why are you reporting this message?").fill("Testing reports");
+  await welcomeLine.getByRole("button", { name: "Send report" }).click();
+  await expect(page.getByTestId("reports")).toContainText("Reported by Sam Student: Testing reports");
+  await line.getByRole("button", { name: "Delete" }).click();
+  await expect(student.getByTestId("chat")).not.toContainText("Hello <b>Tia</b>");
+
   // A raised hand reaches the teacher.
   await student.getByRole("button", { name: "Raise hand" }).click();
   await expect(page.getByTestId("participants").getByLabel("Hand raised, number 1")).toBeVisible();

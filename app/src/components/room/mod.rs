@@ -296,6 +296,9 @@ fn Chat() -> impl IntoView {
                     "The teacher has locked the public chat. You can still write to the teachers privately."
                 }}</p>
             })}
+            <Show when=move || staff.get()>
+                <Reports/>
+            </Show>
             <ol class="chat-list" role="log" aria-label="Chat messages" node_ref=list_ref data-testid="chat">
                 {move || gap.get().then(|| view! { <li class="chat-gap">"Earlier messages are not shown."</li> })}
                 <For each=move || messages.get() key=|m| m.id let:message>
@@ -410,6 +413,57 @@ fn ChatLine(message: ChatMessage, staff: Memo<bool>, my_id: Memo<Option<UserId>>
                 }
             </Show>
         </li>
+    }
+}
+
+/// Messages people reported, for the staff: what was said, who reported it and why.
+#[component]
+fn Reports() -> impl IntoView {
+    let client = client();
+    let model = client.model;
+    let reports = Memo::new(move |_| {
+        model.with(|m| {
+            m.reports
+                .iter()
+                .map(|r| {
+                    let message = m.chat.iter().find(|c| c.id == r.message);
+                    let said = message.map(|c| (c.from_name.clone(), c.body.chars().take(140).collect::<String>()));
+                    (r.clone(), said)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    view! {
+        <Show when=move || reports.with(|r| !r.is_empty())>
+            <details class="reports" open>
+                <summary>{move || format!("Reported messages ({})", reports.with(Vec::len))}</summary>
+                <ul class="report-list" data-testid="reports">
+                    {
+                        let client = client.clone();
+                        move || reports.get().into_iter().map(|(report, said)| {
+                        let delete_client = client.clone();
+                        let id = report.message;
+                        view! {
+                            <li class="report">
+                                {match said {
+                                    Some((from, body)) => view! { <p class="report-said"><strong>{from}</strong> ": " {body}</p> }.into_any(),
+                                    None => view! { <p class="report-said muted">"(the message is no longer shown)"</p> }.into_any(),
+                                }}
+                                <p class="report-why muted">{format!("Reported by {}: {}", report.reporter, report.reason)}</p>
+                                <button type="button" class="link-button danger" on:click=move |_| {
+                                    delete_client.send(ClientMsg::DeleteChat { id });
+                                    delete_client.model.update(|m| m.reports.retain(|r| r.message != id));
+                                }>"Delete message"</button>
+                                <button type="button" class="link-button" on:click=move |_| {
+                                    model.update(|m| m.reports.retain(|r| r.message != id));
+                                }>"Dismiss"</button>
+                            </li>
+                        }
+                    }).collect_view()
+                    }
+                </ul>
+            </details>
+        </Show>
     }
 }
 

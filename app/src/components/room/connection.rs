@@ -348,8 +348,13 @@ mod browser {
         let (delay, attempt, status) = {
             let mut inner = inner_rc.borrow_mut();
             inner.attempt += 1;
-            let delay =
-                if at_once && inner.attempt == 1 { 0 } else { backoff_ms(inner.attempt, js_sys::Math::random()) };
+            // Cut off or moved: come back within a second, spread out, since the rest of the
+            // class is probably reconnecting at the same moment.
+            let delay = if at_once && inner.attempt == 1 {
+                (js_sys::Math::random() * 1000.0) as u32
+            } else {
+                backoff_ms(inner.attempt, js_sys::Math::random())
+            };
             (delay, inner.attempt, inner.status)
         };
         status.set(Status::Reconnecting { attempt, delay_ms: delay });

@@ -29,6 +29,12 @@ use tokio::sync::{mpsc, oneshot};
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one frame may take to reach a client's socket before it counts as stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read buffer per socket. tungstenite zero-fills its whole read buffer (default 128 KiB) before
+/// every read attempt, and a participant's reading half is woken about once per frame its
+/// writing half sends. With the default, that memset was ~40% of the server's CPU while a class
+/// chatted, and 128 KiB of resident memory per participant (docs/benchmarks.md, "Live room").
+/// Client messages are small; a larger one (up to `room.max_frame_bytes`) grows the buffer.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 pub async fn live_socket(
     State(state): State<HttpState>,
@@ -57,7 +63,8 @@ pub async fn live_socket(
     let verdict = access::admit(app, &me, class_id, now_ms()).await;
     let limit = app.config.room.max_frame_bytes;
     let hub = state.rooms.clone();
-    upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| async move {
+    let upgrade = upgrade.read_buffer_size(READ_BUFFER_BYTES).max_message_size(limit).max_frame_size(limit);
+    upgrade.on_upgrade(move |socket| async move {
         match verdict {
             Ok(admission) => serve_participant(socket, hub, admission).await,
             Err(refused) => refuse(socket, refused).await,

@@ -1,0 +1,1548 @@
+//! Live-room load test: many WebSocket clients in one class against the real `lectern` binary.
+//! A measurement, not a test: it prints PASS/MISS per target and exits non-zero only when the
+//! run could not be set up (database, server, joins).
+//!
+//! ```text
+//! cargo build --release -p server --bin lectern --example room_load
+//! target/release/examples/room_load [--clients N] [--seconds D] [--rate R] [--json]
+//! target/release/examples/room_load --find-max [--max-clients N] [--seconds D] [--json]
+//! ```
+//!
+//! Results are recorded in `docs/benchmarks.md` ("Live room").
+//!
+//! # What it does
+//!
+//! 1. A fresh SQLite database in a temporary folder, migrated by `lectern_core`: one teacher,
+//!    `--clients` students (users and sessions inserted directly, no password hashing), one live
+//!    class with an occurrence that started five minutes ago, every student enrolled.
+//! 2. The server as a separate process (`--server`, default: `lectern` beside the examples
+//!    folder, i.e. `target/<profile>/lectern`), configured for that database and a free loopback
+//!    port, so that its CPU time (`utime + stime` in `/proc/<pid>/stat`) and resident memory
+//!    (`VmRSS` in `/proc/<pid>/status`) are its own. The room limits are the defaults; `LECTERN_ROOM__*`
+//!    (and other `LECTERN_*`) variables pass through to it, except those naming the database,
+//!    the bind address, the cluster or a config file. The server is killed when the run ends,
+//!    also on an error or Ctrl-C.
+//! 3. The teacher, then every student, opens `GET /classes/{id}/live/ws` with the session cookie
+//!    and says `hello` (32 handshakes at a time); the run waits until every client has heard
+//!    every `joined`.
+//! 4. Chat: `--rate` public messages per second (default 20) for `--seconds` (default 10), sent
+//!    by the students in turn (each stays far below the per-connection rate limit). Each body
+//!    carries a sequence number. The tool keeps the send time of each message and every client
+//!    the receive time of each (one monotonic clock, one process), so a delivery's latency is
+//!    receive - send, measured at the receiving client's reader task. Every client, the sender
+//!    and the teacher included, must receive every message exactly once.
+//! 5. Votes (not with `--find-max`): the teacher opens a named single-choice poll with four
+//!    options; every student votes once, the votes spread evenly over one second. Vote latency
+//!    is from sending the vote to receiving `your_vote`. The teacher's `poll_counts` must reach
+//!    every student. Then the teacher closes the poll and every client must receive
+//!    `poll_closed`.
+//!
+//! Server CPU and RSS are sampled before and after each phase; the report gives latency
+//! percentiles (nearest rank), delivery counts, CPU per client, per message and per delivery,
+//! and RSS per joined client. `--find-max` runs the chat phase alone (5 s by default) for growing
+//! classes and reports the largest whose p99 stays under 100 ms with every message delivered.
+//!
+//! Every wait is bounded; the tool talks only to 127.0.0.1. It needs about N + 100 file
+//! descriptors in both processes: `ulimit -n` must allow that.
+
+use app::protocol::{ClientFrame, ClientMsg, PROTOCOL_VERSION, PollKind, ServerMsg};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use lectern_core::AppState;
+use lectern_core::auth::{SESSION_COOKIE, token};
+use lectern_core::config::{Config, RoomConfig};
+use lectern_core::store::classes::{ClassSchedule, NewClass, Slot};
+use lectern_core::store::sessions::NewSession;
+use lectern_core::store::users::{InitialRole, NewUser};
+use lectern_model::Role;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// p99 delivery latency the default run must stay under.
+const TARGET_P99_MS: f64 = 50.0;
+/// p99 delivery latency a class size must stay under to count in `--find-max`.
+const FIND_MAX_P99_MS: f64 = 100.0;
+/// Class sizes `--find-max` tries, in order, up to `--max-clients` (then steps of 1,000).
+const FIND_MAX_SIZES: &[usize] = &[300, 500, 750, 1000, 1500, 2000, 2500, 3000];
+/// Extra runs `--find-max` spends halving the gap between the last pass and the first miss.
+const FIND_MAX_REFINE: usize = 2;
+/// Handshakes in flight at once while a class fills.
+const JOIN_CONCURRENCY: usize = 32;
+/// Longest wait for one handshake plus welcome.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for one frame to be written.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long deliveries may trail the last message sent before they count as missing.
+const DELIVERY_GRACE: Duration = Duration::from_secs(10);
+/// How long the server gets to answer `/healthz` after it starts.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How often the tool checks a condition it waits for.
+const POLL_EVERY: Duration = Duration::from_millis(10);
+/// `/proc/<pid>/stat` counts CPU time in clock ticks of USER_HZ, which is 100 on Linux.
+const USER_HZ: u64 = 100;
+/// File descriptors the tool (and the server) need besides one per client.
+const SPARE_FDS: u64 = 100;
+/// Slowest messages listed in the report.
+const SLOWEST_SHOWN: usize = 3;
+/// The tool's read buffer per socket (larger frames, such as a big welcome, still fit).
+const CLIENT_READ_BUFFER: usize = 8 * 1024;
+/// The options of the load test's poll.
+const POLL_OPTIONS: [&str; 4] = ["Option A", "Option B", "Option C", "Option D"];
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Failure = String;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+struct Args {
+    clients: usize,
+    seconds: Option<u64>,
+    rate: u32,
+    json: bool,
+    find_max: bool,
+    max_clients: usize,
+    server: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        clients: 300,
+        seconds: None,
+        rate: 20,
+        json: false,
+        find_max: false,
+        max_clients: 3000,
+        server: default_server(),
+    };
+    let mut it = std::env::args().skip(1);
+    let number = |flag: &str, value: Option<String>| -> Result<u64, String> {
+        let value = value.ok_or(format!("{flag} needs a number"))?;
+        value.parse::<u64>().ok().filter(|&n| n > 0).ok_or(format!("{flag} {value:?}: need a whole number >= 1"))
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--clients" => args.clients = number("--clients", it.next())? as usize,
+            "--seconds" => args.seconds = Some(number("--seconds", it.next())?),
+            "--rate" => args.rate = u32::try_from(number("--rate", it.next())?).map_err(|_| "--rate: too large")?,
+            "--max-clients" => args.max_clients = number("--max-clients", it.next())? as usize,
+            "--json" => args.json = true,
+            "--find-max" => args.find_max = true,
+            "--server" => args.server = PathBuf::from(it.next().ok_or("--server needs a path")?),
+            "-h" | "--help" => {
+                println!(
+                    "room_load [--clients N] [--seconds D] [--rate R] [--json] [--server PATH]\n\
+                     room_load --find-max [--max-clients N] [--seconds D] [--rate R] [--json] [--server PATH]\n\n\
+                     N students (default 300) plus a teacher join one live class; R chat messages per second\n\
+                     in total (default 20) for D seconds (default 10; 5 per size with --find-max); then every\n\
+                     student votes within one second. --find-max runs the chat phase for growing classes up to\n\
+                     --max-clients (default 3000) and reports the largest with p99 < {FIND_MAX_P99_MS} ms.\n\
+                     --server: the lectern binary (default: target/<profile>/lectern beside this example)."
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    if args.seconds.unwrap_or(1) > 3600 {
+        return Err("--seconds: at most 3600".into());
+    }
+    if args.rate > 10_000 {
+        return Err("--rate: at most 10000 messages per second".into());
+    }
+    if args.clients > 50_000 || args.max_clients > 50_000 {
+        return Err("--clients and --max-clients: at most 50000".into());
+    }
+    Ok(args)
+}
+
+/// `target/<profile>/lectern`, beside the `examples` folder this program runs from.
+fn default_server() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+    profile_dir.join("lectern")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and /proc
+
+/// Percentiles (nearest rank) and maximum of a set of durations, in milliseconds.
+#[derive(Clone, Copy, Debug)]
+struct Dist {
+    count: usize,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+impl Dist {
+    fn of_nanos(mut nanos: Vec<u64>) -> Option<Dist> {
+        if nanos.is_empty() {
+            return None;
+        }
+        nanos.sort_unstable();
+        let n = nanos.len();
+        let rank = |p: f64| nanos[((p * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1e6;
+        Some(Dist { count: n, p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), p999: rank(0.999), max: rank(1.0) })
+    }
+
+    fn json(this: &Option<Dist>) -> serde_json::Value {
+        match this {
+            Some(d) => json!({
+                "count": d.count, "p50": d.p50, "p90": d.p90, "p99": d.p99, "p99_9": d.p999, "max": d.max,
+            }),
+            None => serde_json::Value::Null,
+        }
+    }
+}
+
+/// One reading of a process's CPU time and memory.
+#[derive(Clone, Copy, Debug)]
+struct ProcSample {
+    cpu_ms: u64,
+    rss_kb: u64,
+    hwm_kb: u64,
+    threads: u64,
+    at: Instant,
+}
+
+/// Read `/proc/<pid>/stat` and `/proc/<pid>/status`; `pid` may be `self`.
+fn sample(pid: &str) -> Result<ProcSample, Failure> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| fail("read /proc/<pid>/stat", e))?;
+    // Fields after the command name (which is in parentheses and may hold spaces): state is
+    // field 3, utime field 14, stime field 15.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or("unreadable /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick =
+        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("unreadable CPU time in /proc/<pid>/stat");
+    let ticks = tick(14 - 3)? + tick(15 - 3)?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| fail("read /proc/<pid>/status", e))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(ProcSample {
+        cpu_ms: ticks * 1000 / USER_HZ,
+        rss_kb: field("VmRSS:"),
+        hwm_kb: field("VmHWM:"),
+        threads: field("Threads:"),
+        at: Instant::now(),
+    })
+}
+
+impl ProcSample {
+    /// CPU milliseconds used since `earlier`, and that as a percentage of one core.
+    fn cpu_since(&self, earlier: &ProcSample) -> (u64, f64) {
+        let cpu = self.cpu_ms.saturating_sub(earlier.cpu_ms);
+        let wall = self.at.duration_since(earlier.at).as_secs_f64() * 1000.0;
+        (cpu, if wall > 0.0 { 100.0 * cpu as f64 / wall } else { 0.0 })
+    }
+}
+
+fn loadavg() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut v = text.split_whitespace().map(|f| f.parse::<f64>().unwrap_or(f64::NAN));
+    [v.next().unwrap_or(f64::NAN), v.next().unwrap_or(f64::NAN), v.next().unwrap_or(f64::NAN)]
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line.trim_start_matches("Max open files").split_whitespace().next()?;
+    if soft == "unlimited" { Some(u64::MAX) } else { soft.parse().ok() }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn fail(context: &str, error: impl std::fmt::Display) -> Failure {
+    format!("{context}: {error}")
+}
+
+fn nanos_since(base: Instant) -> u64 {
+    // +1 so that 0 can mean "not yet" in the logs.
+    base.elapsed().as_nanos() as u64 + 1
+}
+
+/// Wait until `done` holds, checking every [`POLL_EVERY`], for at most `limit`.
+async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    db_url: String,
+    class_id: i64,
+    /// Session tokens: the teacher's first, then the students'.
+    tokens: Vec<String>,
+}
+
+async fn add_person(
+    state: &AppState,
+    username: &str,
+    name: &str,
+    role: Role,
+    now: i64,
+) -> Result<(i64, String), Failure> {
+    let user = NewUser {
+        username: username.into(),
+        email: format!("{username}@load.lectern.invalid"),
+        display_name: name.into(),
+        password_hash: None,
+        phone: None,
+        time_zone: "UTC".into(),
+        role: InitialRole::Exactly(role),
+    };
+    let user = state.store.insert_user(&user, now).await.map_err(|e| fail("insert user", e))?;
+    let cookie = token::generate();
+    let session = NewSession {
+        token_hash: &token::digest(&cookie),
+        user_id: user.id,
+        now,
+        expires_at: now + 24 * 3_600_000,
+        ip: None,
+        user_agent: None,
+    };
+    state.store.insert_session(&session).await.map_err(|e| fail("insert session", e))?;
+    Ok((user.id, cookie))
+}
+
+/// A fresh, migrated SQLite database with a teacher, `students` students and one live class.
+async fn prepare(students: usize) -> Result<Fixture, Failure> {
+    let dir = tempfile::Builder::new().prefix("room_load").tempdir().map_err(|e| fail("temp dir", e))?;
+    let db_url = format!("sqlite://{}/lectern.db", dir.path().display());
+    let mut config = Config::default();
+    config.database.url = db_url.clone();
+    let state = AppState::open(config).await.map_err(|e| fail("open the database", e))?;
+    let now = lectern_core::now_ms();
+    let (teacher_id, teacher_token) = add_person(&state, "teacher", "Load Teacher", Role::Teacher, now).await?;
+    let class = NewClass {
+        teacher_id,
+        title: "Load test".into(),
+        description: "A live class for the room load test.".into(),
+        kind: "live",
+        time_zone: "UTC".into(),
+        capacity: None,
+        enrolment_policy: "closed",
+        invite_token: token::generate(),
+    };
+    let slots = [Slot { starts_at: now - 5 * 60_000, ends_at: now + 6 * 3_600_000, original_start_at: None }];
+    let class_id = state
+        .store
+        .create_class(&ClassSchedule { class: &class, series: None, slots: &slots }, now)
+        .await
+        .map_err(|e| fail("create the class", e))?
+        .map_err(|clashes| format!("create the class: {} clashes", clashes.len()))?;
+    let mut tokens = vec![teacher_token];
+    for i in 1..=students {
+        let (id, cookie) =
+            add_person(&state, &format!("student{i:05}"), &format!("Student {i:05}"), Role::Student, now).await?;
+        state.store.set_enrolment_role(class_id, id, "student", now).await.map_err(|e| fail("enrol", e))?;
+        tokens.push(cookie);
+    }
+    state.store.close().await;
+    Ok(Fixture { dir, db_url, class_id, tokens })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+/// The `lectern` process; killed when dropped.
+struct Server {
+    child: Child,
+    pid: String,
+    addr: String,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+/// Quote a string for TOML (a JSON string is a valid TOML basic string).
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// Variables that would point the server elsewhere than this run's database and port.
+fn must_not_pass(name: &str) -> bool {
+    name == "REDIS_URL"
+        || name == "LECTERN_CONFIG"
+        || name.starts_with("LECTERN_DATABASE__")
+        || name.starts_with("LECTERN_SERVER__")
+        || name.starts_with("LECTERN_CLUSTER__")
+}
+
+async fn start_server(binary: &Path, fixture: &Fixture) -> Result<Server, Failure> {
+    if !binary.is_file() {
+        return Err(format!(
+            "no server binary at {} (build it: cargo build --release -p server --bin lectern, or pass --server PATH)",
+            binary.display()
+        ));
+    }
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| fail("find a free port", e))?;
+        probe.local_addr().map_err(|e| fail("find a free port", e))?.port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let dir = fixture.dir.path();
+    let config = format!(
+        "[server]\nbind = {}\nsite_root = {}\n\n[database]\nurl = {}\n",
+        toml_string(&addr),
+        toml_string(&dir.join("site").display().to_string()),
+        toml_string(&fixture.db_url),
+    );
+    let config_path = dir.join("lectern.toml");
+    std::fs::write(&config_path, config).map_err(|e| fail("write the server config", e))?;
+    let log = dir.join("server.log");
+    let out = std::fs::File::create(&log).map_err(|e| fail("create the server log", e))?;
+    let err = out.try_clone().map_err(|e| fail("create the server log", e))?;
+    let mut command = Command::new(binary);
+    command.arg("--config").arg(&config_path).arg("serve").current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        if must_not_pass(&name.to_string_lossy()) {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(Stdio::null()).stdout(out).stderr(err);
+    let child = command.spawn().map_err(|e| fail(&format!("start {}", binary.display()), e))?;
+    let mut server = Server { pid: child.id().to_string(), child, addr, log };
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| fail("HTTP client", e))?;
+    let url = format!("http://{}/healthz", server.addr);
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(format!("the server exited at startup ({status}):\n{}", server.log_tail()));
+        }
+        if let Ok(res) = http.get(&url).send().await
+            && res.status().is_success()
+        {
+            return Ok(server);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("no answer from {url} within {STARTUP_TIMEOUT:?}:\n{}", server.log_tail()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// What one client has received, written by its reader task.
+struct ClientLog {
+    /// `joined` frames (counted, not decoded).
+    joined: AtomicU64,
+    /// Distinct chat messages of this run received.
+    chats: AtomicU32,
+    polls_opened: AtomicU32,
+    /// The reader stopped (the socket closed or failed).
+    ended: AtomicBool,
+    inner: Mutex<LogInner>,
+}
+
+#[derive(Default)]
+struct LogInner {
+    /// Receive time (ns since the run's base, +1) of each chat message by sequence number; 0 = not
+    /// received.
+    chat_at: Vec<u64>,
+    duplicates: u64,
+    /// Chat messages whose body carried no sequence number of this run.
+    stray: u64,
+    /// The poll as opened: its id and option ids.
+    poll: Option<(i64, Vec<i64>)>,
+    your_vote_at: u64,
+    /// Highest `voters` in `poll_counts` (staff only), and when it first reached `expect_voters`.
+    voters_seen: u32,
+    all_voters_at: u64,
+    expect_voters: u32,
+    poll_closed_at: u64,
+    poll_closed_voters: u32,
+    errors: u64,
+    first_error: Option<String>,
+    /// Why the reader stopped, if it did.
+    end: Option<String>,
+}
+
+impl ClientLog {
+    fn new(messages: usize, expect_voters: u32) -> Arc<Self> {
+        Arc::new(ClientLog {
+            joined: AtomicU64::new(0),
+            chats: AtomicU32::new(0),
+            polls_opened: AtomicU32::new(0),
+            ended: AtomicBool::new(false),
+            inner: Mutex::new(LogInner { chat_at: vec![0; messages], expect_voters, ..LogInner::default() }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn on_text(&self, text: &str, at: u64) {
+        // `joined` is by far the most frequent frame while a class fills; count it undecoded.
+        if text.starts_with(r#"{"type":"joined""#) {
+            self.joined.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let Ok(msg) = ServerMsg::decode(text) else {
+            self.error(format!("undecodable frame: {}", text.chars().take(200).collect::<String>()));
+            return;
+        };
+        match msg {
+            ServerMsg::Chat { message } => {
+                let mut log = self.lock();
+                match chat_seq(&message.body).filter(|&s| s < log.chat_at.len()) {
+                    Some(seq) if log.chat_at[seq] == 0 => {
+                        log.chat_at[seq] = at;
+                        drop(log);
+                        self.chats.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(_) => log.duplicates += 1,
+                    None => log.stray += 1,
+                }
+            }
+            ServerMsg::PollOpened { poll } => {
+                self.lock().poll = Some((poll.id, poll.options.iter().map(|o| o.id).collect()));
+                self.polls_opened.fetch_add(1, Ordering::Relaxed);
+            }
+            ServerMsg::YourVote { .. } => {
+                let mut log = self.lock();
+                if log.your_vote_at == 0 {
+                    log.your_vote_at = at;
+                }
+            }
+            ServerMsg::PollCounts { results, .. } => {
+                let mut log = self.lock();
+                log.voters_seen = log.voters_seen.max(results.voters);
+                if log.all_voters_at == 0 && results.voters >= log.expect_voters {
+                    log.all_voters_at = at;
+                }
+            }
+            ServerMsg::PollClosed { results, .. } => {
+                let mut log = self.lock();
+                if log.poll_closed_at == 0 {
+                    log.poll_closed_at = at;
+                    log.poll_closed_voters = results.voters;
+                }
+            }
+            ServerMsg::Error { code, message, .. } => self.error(format!("{code:?}: {message}")),
+            _ => {}
+        }
+    }
+
+    fn error(&self, what: String) {
+        let mut log = self.lock();
+        log.errors += 1;
+        log.first_error.get_or_insert(what);
+    }
+
+    fn end(&self, why: String) {
+        self.lock().end.get_or_insert(why);
+        self.ended.store(true, Ordering::Relaxed);
+    }
+
+    fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
+    }
+}
+
+/// A chat body that carries its sequence number, of ordinary length.
+fn chat_body(seq: usize) -> String {
+    format!("seq {seq} from the room load tool: an ordinary chat line of about this length.")
+}
+
+fn chat_seq(body: &str) -> Option<usize> {
+    body.strip_prefix("seq ")?.split(' ').next()?.parse().ok()
+}
+
+/// One joined client: the tool writes through `sink`; a task reads into `log`.
+struct Conn {
+    sink: SplitSink<Ws, Message>,
+    log: Arc<ClientLog>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Conn {
+    async fn send(&mut self, msg: ClientMsg, reference: Option<u32>) -> Result<(), Failure> {
+        let frame = ClientFrame { reference, msg }.encode();
+        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Text(frame.into()))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(fail("send", e)),
+            Err(_) => Err(format!("send: not written within {SEND_TIMEOUT:?}")),
+        }
+    }
+}
+
+async fn read_loop(mut stream: SplitStream<Ws>, log: Arc<ClientLog>, base: Instant) {
+    while let Some(item) = stream.next().await {
+        let at = nanos_since(base);
+        match item {
+            Ok(Message::Text(text)) => log.on_text(text.as_str(), at),
+            Ok(Message::Close(frame)) => {
+                log.end(match frame {
+                    Some(f) => format!("closed by the server: {} {}", u16::from(f.code), f.reason),
+                    None => "closed by the server".into(),
+                });
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log.end(fail("socket failed", e));
+                return;
+            }
+        }
+    }
+    log.end("socket ended".into());
+}
+
+/// Open a room socket, say hello, wait for the welcome, then hand the reading half to a task.
+async fn join(
+    addr: &str,
+    class_id: i64,
+    token: &str,
+    log: Arc<ClientLog>,
+    base: Instant,
+) -> Result<(Conn, u64), Failure> {
+    let started = Instant::now();
+    let attempt = async {
+        let mut request =
+            format!("ws://{addr}/classes/{class_id}/live/ws").into_client_request().map_err(|e| fail("request", e))?;
+        let cookie = format!("{SESSION_COOKIE}={token}").parse().map_err(|e| fail("cookie header", e))?;
+        request.headers_mut().insert("cookie", cookie);
+        // Browsers disable Nagle on their sockets; so does the tool. tungstenite zero-fills its
+        // whole read buffer (128 KiB by default) before every read: at thousands of clients
+        // that memset would make the tool, not the server, the bottleneck.
+        let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+            .await
+            .map_err(|e| fail("WebSocket handshake", e))?;
+        let (mut sink, mut stream) = ws.split();
+        let hello = ClientFrame::new(ClientMsg::Hello { protocol: PROTOCOL_VERSION, resume_after: None }).encode();
+        sink.send(Message::Text(hello.into())).await.map_err(|e| fail("send hello", e))?;
+        // The welcome is the first message after hello; control frames may come first.
+        for _ in 0..16 {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"welcome""#) => {
+                    return Ok((sink, stream));
+                }
+                Some(Ok(Message::Text(text))) => {
+                    return Err(format!("expected a welcome, got {}", text.chars().take(300).collect::<String>()));
+                }
+                Some(Ok(Message::Close(frame))) => return Err(format!("closed before the welcome: {frame:?}")),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(fail("read the welcome", e)),
+                None => return Err("the socket ended before the welcome".into()),
+            }
+        }
+        Err("no welcome among the first frames".into())
+    };
+    let (sink, stream) = tokio::time::timeout(JOIN_TIMEOUT, attempt)
+        .await
+        .map_err(|_| format!("no welcome within {JOIN_TIMEOUT:?}"))??;
+    let joined_in = started.elapsed().as_nanos() as u64;
+    let reader = tokio::spawn(read_loop(stream, log.clone(), base));
+    Ok((Conn { sink, log, reader }, joined_in))
+}
+
+// ---------------------------------------------------------------------------------------------
+// One run
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Join, chat, votes.
+    Full,
+    /// Join and chat (for `--find-max`).
+    ChatOnly,
+}
+
+struct Plan {
+    students: usize,
+    seconds: u64,
+    rate: u32,
+    mode: Mode,
+    server: PathBuf,
+}
+
+impl Plan {
+    fn clients(&self) -> usize {
+        self.students + 1
+    }
+
+    fn messages(&self) -> usize {
+        self.rate as usize * self.seconds as usize
+    }
+}
+
+struct ChatReport {
+    messages: usize,
+    expected: u64,
+    received: u64,
+    missing: u64,
+    duplicates: u64,
+    stray: u64,
+    latency: Option<Dist>,
+    /// Per message: the latency of its last delivery (how long the whole fan-out took).
+    last_delivery: Option<Dist>,
+    /// Per message: the latency of its first delivery (the room's own processing, mostly).
+    first_delivery: Option<Dist>,
+    /// The messages whose fan-out took longest.
+    slowest: Vec<SlowMessage>,
+    /// How long after the first send the last delivery arrived, in seconds.
+    wall_seconds: f64,
+}
+
+/// A message whose fan-out was slow: when it was sent (seconds into the chat phase) and its
+/// first and last delivery latency.
+struct SlowMessage {
+    seq: usize,
+    sent_s: f64,
+    first_ms: f64,
+    last_ms: f64,
+}
+
+struct VoteReport {
+    votes_sent: usize,
+    your_vote_received: usize,
+    latency: Option<Dist>,
+    teacher_voters: u32,
+    /// From sending the last vote to the teacher's `poll_counts` showing every voter, in ms.
+    teacher_all_after_last_ms: Option<f64>,
+    poll_closed_received: usize,
+    poll_closed_voters_ok: usize,
+    poll_closed_latency: Option<Dist>,
+}
+
+struct ServerReport {
+    idle: ProcSample,
+    joined: ProcSample,
+    after_chat: ProcSample,
+    end: ProcSample,
+    join_cpu_ms: u64,
+    chat_cpu_ms: u64,
+    chat_cpu_percent: f64,
+    vote_cpu_ms: Option<u64>,
+    vote_cpu_percent: Option<f64>,
+}
+
+struct RunReport {
+    students: usize,
+    clients: usize,
+    rate: u32,
+    seconds: u64,
+    load_before: [f64; 3],
+    load_after: [f64; 3],
+    setup_seconds: f64,
+    join_seconds: f64,
+    join_latency: Option<Dist>,
+    joined_frames: u64,
+    joined_frames_expected: u64,
+    chat: ChatReport,
+    votes: Option<VoteReport>,
+    server: ServerReport,
+    tool_cpu_ms: u64,
+    tool_chat_cpu_percent: f64,
+    /// Clients whose socket closed or failed before the end of the run, and the first reason.
+    dropped: usize,
+    first_drop: Option<String>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl RunReport {
+    fn complete(&self) -> bool {
+        self.chat.missing == 0 && self.chat.duplicates == 0 && self.dropped == 0
+    }
+
+    fn p99(&self) -> f64 {
+        self.chat.latency.map_or(f64::INFINITY, |d| d.p99)
+    }
+
+    fn rss_per_client_kb(&self) -> f64 {
+        let s = &self.server;
+        (s.joined.rss_kb as f64 - s.idle.rss_kb as f64) / self.clients as f64
+    }
+}
+
+async fn run_once(plan: &Plan, quiet: bool) -> Result<RunReport, Failure> {
+    let progress = |what: &str| {
+        if !quiet {
+            eprintln!("[room_load {} clients] {what}", plan.clients());
+        }
+    };
+    let load_before = loadavg();
+    let setup_started = Instant::now();
+    progress("preparing the database");
+    let fixture = prepare(plan.students).await?;
+    progress("starting the server");
+    let server = start_server(&plan.server, &fixture).await?;
+    progress(&format!("server pid {} on {}", server.pid, server.addr));
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
+    let result = drive(plan, &fixture, &server, &progress).await;
+    let result = result.map_err(|e| format!("{e}\n--- server log (last lines) ---\n{}", server.log_tail()));
+    drop(server); // killed before its folder goes
+    drop(fixture);
+    let mut report = result?;
+    report.load_before = load_before;
+    report.load_after = loadavg();
+    report.setup_seconds = setup_seconds;
+    Ok(report)
+}
+
+async fn drive(plan: &Plan, fixture: &Fixture, server: &Server, progress: &dyn Fn(&str)) -> Result<RunReport, Failure> {
+    let pid = server.pid.as_str();
+    let clients = plan.clients();
+    let messages = plan.messages();
+    let base = Instant::now();
+    let tool_start = sample("self")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = sample(pid)?;
+
+    // --- Join: the teacher first, then the students, JOIN_CONCURRENCY at a time.
+    progress("joining");
+    let join_started = Instant::now();
+    let mut slots: Vec<Option<Conn>> = (0..clients).map(|_| None).collect();
+    let mut join_latencies = Vec::with_capacity(clients);
+    let log = ClientLog::new(messages, plan.students as u32);
+    let (teacher, took) = join(&server.addr, fixture.class_id, &fixture.tokens[0], log, base).await?;
+    slots[0] = Some(teacher);
+    join_latencies.push(took);
+    let permits = Arc::new(Semaphore::new(JOIN_CONCURRENCY));
+    let mut joins = JoinSet::new();
+    for (i, token) in fixture.tokens.iter().enumerate().skip(1) {
+        let (permits, addr, token) = (permits.clone(), server.addr.clone(), token.clone());
+        let class_id = fixture.class_id;
+        let log = ClientLog::new(messages, plan.students as u32);
+        joins.spawn(async move {
+            let _permit = permits.acquire_owned().await.map_err(|e| fail("semaphore", e))?;
+            join(&addr, class_id, &token, log, base).await.map(|(conn, took)| (i, conn, took))
+        });
+    }
+    let mut join_error = None;
+    while let Some(done) = joins.join_next().await {
+        match done {
+            Ok(Ok((i, conn, took))) => {
+                slots[i] = Some(conn);
+                join_latencies.push(took);
+            }
+            Ok(Err(e)) => {
+                join_error.get_or_insert(e);
+            }
+            Err(e) => {
+                join_error.get_or_insert(fail("join task", e));
+            }
+        }
+    }
+    if let Some(e) = join_error {
+        let joined = slots.iter().filter(|s| s.is_some()).count();
+        return Err(format!("only {joined} of {clients} clients joined; first failure: {e}"));
+    }
+    let mut conns: Vec<Conn> = slots.into_iter().flatten().collect();
+    let join_seconds = join_started.elapsed().as_secs_f64();
+    // Each client hears its own `joined` and those of everyone after it: M(M+1)/2 in all.
+    let joined_frames_expected = (clients as u64) * (clients as u64 + 1) / 2;
+    let settle = Duration::from_secs(30 + (clients * clients / 100_000) as u64);
+    let total_joined = |conns: &[Conn]| conns.iter().map(|c| c.log.joined.load(Ordering::Relaxed)).sum::<u64>();
+    wait_for(settle, || total_joined(&conns) >= joined_frames_expected || conns.iter().any(|c| c.log.is_ended())).await;
+    let joined_frames = total_joined(&conns);
+    let joined = sample(pid)?;
+    progress(&format!("{clients} joined in {join_seconds:.1} s; chat for {} s", plan.seconds));
+
+    // --- Chat: `rate` messages per second, from the students in turn.
+    let cfg = room_limits();
+    if f64::from(plan.rate) / plan.students as f64 > f64::from(cfg.messages_per_second) * 0.8 {
+        return Err(format!(
+            "{} messages/s from {} students would hit the per-connection limit of {}/s",
+            plan.rate, plan.students, cfg.messages_per_second
+        ));
+    }
+    let interval = Duration::from_secs_f64(1.0 / f64::from(plan.rate));
+    let tool_chat_start = sample("self")?;
+    let chat_start = sample(pid)?;
+    let first_send = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut sent_at = vec![0u64; messages];
+    for (seq, at) in sent_at.iter_mut().enumerate() {
+        tokio::time::sleep_until(first_send + interval.mul_f64(seq as f64)).await;
+        let sender = 1 + seq % plan.students;
+        let msg = ClientMsg::SendChat { body: chat_body(seq), thread: None };
+        *at = nanos_since(base);
+        conns[sender].send(msg, None).await.map_err(|e| format!("chat message {seq}: {e}"))?;
+    }
+    let all_chat = |conns: &[Conn]| {
+        conns.iter().all(|c| c.log.chats.load(Ordering::Relaxed) as usize >= messages || c.log.is_ended())
+    };
+    wait_for(DELIVERY_GRACE, || all_chat(&conns)).await;
+    let after_chat = sample(pid)?;
+    let tool_after_chat = sample("self")?;
+    let chat = chat_report(&conns, &sent_at, messages);
+
+    // --- Votes.
+    let votes = match plan.mode {
+        Mode::ChatOnly => None,
+        Mode::Full => {
+            progress("votes");
+            Some(vote_phase(plan, &mut conns, base).await?)
+        }
+    };
+    let end = sample(pid)?;
+    let tool_end = sample("self")?;
+
+    let (join_cpu_ms, _) = joined.cpu_since(&idle);
+    let (chat_cpu_ms, chat_cpu_percent) = after_chat.cpu_since(&chat_start);
+    let (vote_cpu_ms, vote_cpu_percent) = match votes {
+        Some(_) => {
+            let (ms, pct) = end.cpu_since(&after_chat);
+            (Some(ms), Some(pct))
+        }
+        None => (None, None),
+    };
+    let dropped: Vec<&Conn> = conns.iter().filter(|c| c.log.is_ended()).collect();
+    let first_drop = dropped.first().and_then(|c| c.log.lock().end.clone());
+    let errors = conns.iter().map(|c| c.log.lock().errors).sum();
+    let first_error = conns.iter().find_map(|c| c.log.lock().first_error.clone());
+    Ok(RunReport {
+        students: plan.students,
+        clients,
+        rate: plan.rate,
+        seconds: plan.seconds,
+        load_before: [0.0; 3],
+        load_after: [0.0; 3],
+        setup_seconds: 0.0,
+        join_seconds,
+        join_latency: Dist::of_nanos(join_latencies),
+        joined_frames,
+        joined_frames_expected,
+        chat,
+        votes,
+        server: ServerReport {
+            idle,
+            joined,
+            after_chat,
+            end,
+            join_cpu_ms,
+            chat_cpu_ms,
+            chat_cpu_percent,
+            vote_cpu_ms,
+            vote_cpu_percent,
+        },
+        tool_cpu_ms: tool_end.cpu_ms.saturating_sub(tool_start.cpu_ms),
+        tool_chat_cpu_percent: tool_after_chat.cpu_since(&tool_chat_start).1,
+        dropped: dropped.len(),
+        first_drop,
+        errors,
+        first_error,
+    })
+}
+
+/// The room limits the server runs with: the defaults, or `LECTERN_ROOM__*` if set.
+fn room_limits() -> RoomConfig {
+    Config::load(None).map(|c| c.room).unwrap_or_default()
+}
+
+fn chat_report(conns: &[Conn], sent_at: &[u64], messages: usize) -> ChatReport {
+    let mut latencies = Vec::with_capacity(conns.len() * messages);
+    let mut last = vec![0u64; messages];
+    let mut first_in = vec![u64::MAX; messages];
+    let (mut duplicates, mut stray, mut received, mut latest) = (0, 0, 0u64, 0u64);
+    for conn in conns {
+        let log = conn.log.lock();
+        duplicates += log.duplicates;
+        stray += log.stray;
+        for (seq, &at) in log.chat_at.iter().enumerate() {
+            if at == 0 {
+                continue;
+            }
+            received += 1;
+            let latency = at.saturating_sub(sent_at[seq]);
+            latencies.push(latency);
+            last[seq] = last[seq].max(latency);
+            first_in[seq] = first_in[seq].min(latency);
+            latest = latest.max(at);
+        }
+    }
+    let expected = (conns.len() * messages) as u64;
+    let first = sent_at.first().copied().unwrap_or(0);
+    let mut slowest: Vec<SlowMessage> = (0..messages)
+        .filter(|&seq| last[seq] > 0)
+        .map(|seq| SlowMessage {
+            seq,
+            sent_s: sent_at[seq].saturating_sub(first) as f64 / 1e9,
+            first_ms: first_in[seq] as f64 / 1e6,
+            last_ms: last[seq] as f64 / 1e6,
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.last_ms.total_cmp(&a.last_ms));
+    slowest.truncate(SLOWEST_SHOWN);
+    ChatReport {
+        messages,
+        expected,
+        received,
+        missing: expected - received,
+        duplicates,
+        stray,
+        latency: Dist::of_nanos(latencies),
+        first_delivery: Dist::of_nanos(first_in.into_iter().filter(|&l| l < u64::MAX).collect()),
+        last_delivery: Dist::of_nanos(last.into_iter().filter(|&l| l > 0).collect()),
+        slowest,
+        wall_seconds: latest.saturating_sub(first) as f64 / 1e9,
+    }
+}
+
+async fn vote_phase(plan: &Plan, conns: &mut [Conn], base: Instant) -> Result<VoteReport, Failure> {
+    let students = plan.students;
+    let create = ClientMsg::CreatePoll {
+        question: "Load test: which option?".into(),
+        kind: PollKind::Single,
+        anonymous: false,
+        options: POLL_OPTIONS.iter().map(|o| o.to_string()).collect(),
+    };
+    conns[0].send(create, Some(1)).await.map_err(|e| format!("create poll: {e}"))?;
+    let opened =
+        |conns: &[Conn]| conns.iter().all(|c| c.log.polls_opened.load(Ordering::Relaxed) >= 1 || c.log.is_ended());
+    if !wait_for(Duration::from_secs(10), || opened(conns)).await {
+        return Err("not every client saw the poll open within 10 s".into());
+    }
+    let (poll, options) = conns[0].log.lock().poll.clone().ok_or("the teacher did not see the poll open")?;
+    if options.is_empty() {
+        return Err("the poll has no options".into());
+    }
+
+    // Every student votes once, spread evenly over one second.
+    let spacing = Duration::from_secs(1).div_f64(students as f64);
+    let first = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut sent_at = vec![0u64; students];
+    for (i, at) in sent_at.iter_mut().enumerate() {
+        tokio::time::sleep_until(first + spacing.mul_f64(i as f64)).await;
+        let vote = ClientMsg::Vote { poll, options: vec![options[i % options.len()]] };
+        *at = nanos_since(base);
+        conns[1 + i].send(vote, None).await.map_err(|e| format!("vote {i}: {e}"))?;
+    }
+    let last_sent = sent_at.last().copied().unwrap_or(0);
+    let voted = |conns: &[Conn]| {
+        conns[1..].iter().all(|c| c.log.lock().your_vote_at > 0 || c.log.is_ended())
+            && (conns[0].log.lock().voters_seen as usize >= students || conns[0].log.is_ended())
+    };
+    wait_for(DELIVERY_GRACE, || voted(conns)).await;
+    let mut latencies = Vec::with_capacity(students);
+    for (conn, &sent) in conns[1..].iter().zip(&sent_at) {
+        let at = conn.log.lock().your_vote_at;
+        if at > 0 {
+            latencies.push(at.saturating_sub(sent));
+        }
+    }
+    let (teacher_voters, all_at) = {
+        let log = conns[0].log.lock();
+        (log.voters_seen, log.all_voters_at)
+    };
+
+    // Close it: every client hears the results.
+    let close_sent = nanos_since(base);
+    conns[0].send(ClientMsg::ClosePoll { poll }, Some(2)).await.map_err(|e| format!("close poll: {e}"))?;
+    let closed = |conns: &[Conn]| conns.iter().all(|c| c.log.lock().poll_closed_at > 0 || c.log.is_ended());
+    wait_for(DELIVERY_GRACE, || closed(conns)).await;
+    let mut closed_latencies = Vec::with_capacity(conns.len());
+    let mut voters_ok = 0;
+    for conn in conns.iter() {
+        let log = conn.log.lock();
+        if log.poll_closed_at > 0 {
+            closed_latencies.push(log.poll_closed_at.saturating_sub(close_sent));
+            if log.poll_closed_voters as usize == students {
+                voters_ok += 1;
+            }
+        }
+    }
+    Ok(VoteReport {
+        votes_sent: students,
+        your_vote_received: latencies.len(),
+        latency: Dist::of_nanos(latencies),
+        teacher_voters,
+        teacher_all_after_last_ms: (all_at > 0).then(|| (all_at as f64 - last_sent as f64) / 1e6),
+        poll_closed_received: closed_latencies.len(),
+        poll_closed_voters_ok: voters_ok,
+        poll_closed_latency: Dist::of_nanos(closed_latencies),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "MISS" }
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+fn machine_json() -> serde_json::Value {
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": cpu_model(),
+        "open_files_limit": open_files_limit(),
+    })
+}
+
+fn run_json(r: &RunReport) -> serde_json::Value {
+    let s = &r.server;
+    let deliveries = r.chat.received.max(1) as f64;
+    let votes = r.votes.as_ref().map(|v| {
+        json!({
+            "votes_sent": v.votes_sent,
+            "your_vote_received": v.your_vote_received,
+            "latency_ms": Dist::json(&v.latency),
+            "teacher_voters_seen": v.teacher_voters,
+            "teacher_all_counted_after_last_vote_ms": v.teacher_all_after_last_ms,
+            "poll_closed_received": v.poll_closed_received,
+            "poll_closed_with_all_voters": v.poll_closed_voters_ok,
+            "poll_closed_latency_ms": Dist::json(&v.poll_closed_latency),
+            "server_cpu_ms": s.vote_cpu_ms,
+            "server_cpu_percent": s.vote_cpu_percent,
+        })
+    });
+    json!({
+        "students": r.students,
+        "clients": r.clients,
+        "rate_per_second": r.rate,
+        "seconds": r.seconds,
+        "loadavg_before": r.load_before,
+        "loadavg_after": r.load_after,
+        "setup_seconds": r.setup_seconds,
+        "join": {
+            "seconds": r.join_seconds,
+            "latency_ms": Dist::json(&r.join_latency),
+            "joined_frames": r.joined_frames,
+            "joined_frames_expected": r.joined_frames_expected,
+            "server_cpu_ms": s.join_cpu_ms,
+            "server_cpu_ms_per_client": s.join_cpu_ms as f64 / r.clients as f64,
+        },
+        "chat": {
+            "messages": r.chat.messages,
+            "deliveries_expected": r.chat.expected,
+            "deliveries_received": r.chat.received,
+            "missing": r.chat.missing,
+            "duplicates": r.chat.duplicates,
+            "stray": r.chat.stray,
+            "latency_ms": Dist::json(&r.chat.latency),
+            "last_delivery_per_message_ms": Dist::json(&r.chat.last_delivery),
+            "first_delivery_per_message_ms": Dist::json(&r.chat.first_delivery),
+            "slowest_messages": r.chat.slowest.iter().map(|m| json!({
+                "seq": m.seq, "sent_s": m.sent_s, "first_ms": m.first_ms, "last_ms": m.last_ms,
+            })).collect::<Vec<_>>(),
+            "wall_seconds": r.chat.wall_seconds,
+            "server_cpu_ms": s.chat_cpu_ms,
+            "server_cpu_percent": s.chat_cpu_percent,
+            "server_cpu_ms_per_message": s.chat_cpu_ms as f64 / r.chat.messages.max(1) as f64,
+            "server_cpu_us_per_delivery": s.chat_cpu_ms as f64 * 1000.0 / deliveries,
+            "server_cpu_ms_per_client": s.chat_cpu_ms as f64 / r.clients as f64,
+            "tool_cpu_percent": r.tool_chat_cpu_percent,
+        },
+        "votes": votes,
+        "server_memory": {
+            "rss_idle_mb": mb(s.idle.rss_kb),
+            "rss_joined_mb": mb(s.joined.rss_kb),
+            "rss_after_chat_mb": mb(s.after_chat.rss_kb),
+            "rss_end_mb": mb(s.end.rss_kb),
+            "rss_peak_mb": mb(s.end.hwm_kb),
+            "rss_per_client_kb": r.rss_per_client_kb(),
+            "threads": s.end.threads,
+        },
+        "tool_cpu_ms": r.tool_cpu_ms,
+        "dropped_clients": r.dropped,
+        "first_drop": r.first_drop,
+        "errors": r.errors,
+        "first_error": r.first_error,
+        "complete": r.complete(),
+    })
+}
+
+fn fmt_dist(d: &Option<Dist>) -> String {
+    match d {
+        Some(d) => {
+            format!("p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2} ms", d.p50, d.p90, d.p99, d.p999, d.max)
+        }
+        None => "none".into(),
+    }
+}
+
+fn print_run(r: &RunReport) {
+    let s = &r.server;
+    let l = |v: [f64; 3]| format!("{:.2} {:.2} {:.2}", v[0], v[1], v[2]);
+    println!(
+        "live room: {} students + 1 teacher = {} WebSocket clients; chat {} msg/s for {} s ({} messages)",
+        r.students, r.clients, r.rate, r.seconds, r.chat.messages
+    );
+    println!(
+        "machine: {} CPUs ({}); loadavg before {}, after {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        cpu_model(),
+        l(r.load_before),
+        l(r.load_after)
+    );
+    println!();
+    println!(
+        "join     {} clients in {:.2} s (setup {:.1} s); handshake+welcome {}",
+        r.clients,
+        r.join_seconds,
+        r.setup_seconds,
+        fmt_dist(&r.join_latency)
+    );
+    println!("         joined frames {} of {}", r.joined_frames, r.joined_frames_expected);
+    println!(
+        "chat     deliveries {} of {} (missing {}, duplicate {}, stray {}); dropped clients {}; errors {}",
+        r.chat.received, r.chat.expected, r.chat.missing, r.chat.duplicates, r.chat.stray, r.dropped, r.errors
+    );
+    println!("         latency          {}", fmt_dist(&r.chat.latency));
+    println!("         last per message {}", fmt_dist(&r.chat.last_delivery));
+    println!("         first per message {}", fmt_dist(&r.chat.first_delivery));
+    let slow: Vec<String> = r
+        .chat
+        .slowest
+        .iter()
+        .map(|m| format!("#{} at {:.2} s: first {:.1} ms, last {:.1} ms", m.seq, m.sent_s, m.first_ms, m.last_ms))
+        .collect();
+    println!("         slowest          {}", slow.join("; "));
+    if let Some(v) = &r.votes {
+        println!("votes    your_vote {} of {}; latency {}", v.your_vote_received, v.votes_sent, fmt_dist(&v.latency));
+        println!(
+            "         teacher's poll_counts reached {} voters{}",
+            v.teacher_voters,
+            v.teacher_all_after_last_ms
+                .map(|ms| format!(", {ms:.1} ms after the last vote was sent"))
+                .unwrap_or_default()
+        );
+        println!(
+            "         poll_closed {} of {} clients ({} with all {} voters); {}",
+            v.poll_closed_received,
+            r.clients,
+            v.poll_closed_voters_ok,
+            r.students,
+            fmt_dist(&v.poll_closed_latency)
+        );
+    }
+    println!();
+    println!(
+        "server   RSS idle {:.1} MB, {} joined {:.1} MB ({:.1} KB per client), end {:.1} MB, peak {:.1} MB; {} threads",
+        mb(s.idle.rss_kb),
+        r.clients,
+        mb(s.joined.rss_kb),
+        r.rss_per_client_kb(),
+        mb(s.end.rss_kb),
+        mb(s.end.hwm_kb),
+        s.end.threads
+    );
+    println!(
+        "         CPU join {} ms ({:.2} ms per client); chat {} ms = {:.1}% of a core ({:.2} ms per message, {:.2} µs per delivery, {:.2} ms per client)",
+        s.join_cpu_ms,
+        s.join_cpu_ms as f64 / r.clients as f64,
+        s.chat_cpu_ms,
+        s.chat_cpu_percent,
+        s.chat_cpu_ms as f64 / r.chat.messages.max(1) as f64,
+        s.chat_cpu_ms as f64 * 1000.0 / r.chat.received.max(1) as f64,
+        s.chat_cpu_ms as f64 / r.clients as f64,
+    );
+    if let (Some(ms), Some(pct)) = (s.vote_cpu_ms, s.vote_cpu_percent) {
+        println!("         CPU votes {ms} ms ({pct:.1}% of a core over the poll phase)");
+    }
+    println!("tool     CPU {} ms in all; {:.1}% of a core during chat", r.tool_cpu_ms, r.tool_chat_cpu_percent);
+    if let Some(why) = &r.first_drop {
+        println!("first dropped client: {why}");
+    }
+    if let Some(e) = &r.first_error {
+        println!("first error: {e}");
+    }
+}
+
+fn print_targets(r: &RunReport) {
+    println!();
+    println!("targets:");
+    println!(
+        "  {}  every client received every chat message exactly once ({} of {}, {} duplicates, {} dropped)",
+        verdict(r.complete()),
+        r.chat.received,
+        r.chat.expected,
+        r.chat.duplicates,
+        r.dropped
+    );
+    println!("  {}  p99 delivery latency {:.2} ms < {TARGET_P99_MS} ms", verdict(r.p99() < TARGET_P99_MS), r.p99());
+    if let Some(v) = &r.votes {
+        let ok = v.your_vote_received == v.votes_sent
+            && v.teacher_voters as usize == r.students
+            && v.poll_closed_received == r.clients
+            && v.poll_closed_voters_ok == r.clients;
+        println!("  {}  every vote answered, counted for the teacher and in every client's poll_closed", verdict(ok));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modes
+
+async fn single(args: &Args) -> Result<(), Failure> {
+    let plan = Plan {
+        students: args.clients,
+        seconds: args.seconds.unwrap_or(10),
+        rate: args.rate,
+        mode: Mode::Full,
+        server: args.server.clone(),
+    };
+    let report = run_once(&plan, false).await?;
+    if args.json {
+        let mut value = run_json(&report);
+        value["machine"] = machine_json();
+        value["target_p99_ms"] = json!(TARGET_P99_MS);
+        value["pass_p99"] = json!(report.p99() < TARGET_P99_MS);
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| fail("JSON", e))?);
+    } else {
+        print_run(&report);
+        print_targets(&report);
+    }
+    Ok(())
+}
+
+struct Step {
+    students: usize,
+    outcome: Result<RunReport, Failure>,
+}
+
+impl Step {
+    fn passed(&self) -> bool {
+        matches!(&self.outcome, Ok(r) if r.complete() && r.p99() < FIND_MAX_P99_MS)
+    }
+}
+
+async fn find_max(args: &Args) -> Result<(), Failure> {
+    let seconds = args.seconds.unwrap_or(5);
+    let mut sizes: Vec<usize> = FIND_MAX_SIZES.iter().copied().filter(|&n| n <= args.max_clients).collect();
+    let mut next = 4000;
+    while next <= args.max_clients {
+        sizes.push(next);
+        next += 1000;
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let run = async |students: usize, steps: &mut Vec<Step>| {
+        let plan = Plan { students, seconds, rate: args.rate, mode: Mode::ChatOnly, server: args.server.clone() };
+        let outcome = run_once(&plan, false).await;
+        match &outcome {
+            Ok(r) => eprintln!(
+                "[room_load {} clients] p99 {:.2} ms, max {:.2} ms, {} of {} delivered, {} dropped: {}",
+                r.clients,
+                r.p99(),
+                r.chat.latency.map_or(f64::NAN, |d| d.max),
+                r.chat.received,
+                r.chat.expected,
+                r.dropped,
+                if r.complete() && r.p99() < FIND_MAX_P99_MS { "holds" } else { "misses" }
+            ),
+            Err(e) => eprintln!("[room_load {students} students] failed: {e}"),
+        }
+        let step = Step { students, outcome };
+        let passed = step.passed();
+        steps.push(step);
+        passed
+    };
+    let mut best: Option<usize> = None;
+    let mut first_miss: Option<usize> = None;
+    for &n in &sizes {
+        if run(n, &mut steps).await {
+            best = Some(n);
+        } else {
+            first_miss = Some(n);
+            break;
+        }
+    }
+    // Narrow the gap between the last size that held and the first that did not.
+    if let (Some(mut low), Some(mut high)) = (best, first_miss) {
+        for _ in 0..FIND_MAX_REFINE {
+            let mid = (low + high) / 2 / 50 * 50;
+            if mid <= low || mid >= high {
+                break;
+            }
+            if run(mid, &mut steps).await {
+                low = mid;
+                best = Some(mid);
+            } else {
+                high = mid;
+            }
+        }
+    }
+    // `best` counts students; the class also has its teacher.
+    if args.json {
+        let value = json!({
+            "mode": "find_max",
+            "machine": machine_json(),
+            "threshold_p99_ms": FIND_MAX_P99_MS,
+            "seconds_per_size": seconds,
+            "rate_per_second": args.rate,
+            "max_clients": args.max_clients,
+            "largest_students_holding": best,
+            "steps": steps.iter().map(|s| match &s.outcome {
+                Ok(r) => { let mut v = run_json(r); v["holds"] = json!(s.passed()); v }
+                Err(e) => json!({ "students": s.students, "failed": e, "holds": false }),
+            }).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| fail("JSON", e))?);
+        return Ok(());
+    }
+    println!(
+        "live room, largest class: chat {} msg/s for {seconds} s per size, p99 < {FIND_MAX_P99_MS} ms and every message delivered",
+        args.rate
+    );
+    println!("machine: {} CPUs ({})", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model());
+    println!();
+    println!(
+        "{:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>10} {:>11}  result",
+        "students",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "missing",
+        "dropped",
+        "CPU %",
+        "µs/deliv",
+        "tool %",
+        "RSS MB",
+        "KB/client",
+        "load 1 min"
+    );
+    for s in &steps {
+        match &s.outcome {
+            Ok(r) => {
+                let d = r.chat.latency;
+                let get = |f: fn(&Dist) -> f64| d.as_ref().map_or(f64::NAN, f);
+                println!(
+                    "{:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8.1} {:>9.2} {:>8.1} {:>8.1} {:>10.1} {:>11}  {}",
+                    r.students,
+                    get(|d| d.p50),
+                    get(|d| d.p90),
+                    get(|d| d.p99),
+                    get(|d| d.max),
+                    r.chat.missing,
+                    r.dropped,
+                    r.server.chat_cpu_percent,
+                    r.server.chat_cpu_ms as f64 * 1000.0 / r.chat.received.max(1) as f64,
+                    r.tool_chat_cpu_percent,
+                    mb(r.server.joined.rss_kb),
+                    r.rss_per_client_kb(),
+                    format!("{:.1}/{:.1}", r.load_before[0], r.load_after[0]),
+                    if s.passed() { "holds" } else { "MISS" }
+                );
+            }
+            Err(e) => println!("{:>8}  failed: {}", s.students, e.lines().next().unwrap_or("")),
+        }
+    }
+    println!();
+    match best {
+        Some(n) => {
+            println!("largest class holding p99 < {FIND_MAX_P99_MS} ms: {n} students + 1 teacher (of the sizes tried)")
+        }
+        None => println!("no size tried held p99 < {FIND_MAX_P99_MS} ms"),
+    }
+    Ok(())
+}
+
+async fn run(args: &Args) -> Result<(), Failure> {
+    let largest = if args.find_max { args.max_clients } else { args.clients } as u64 + 1;
+    if let Some(limit) = open_files_limit()
+        && limit < largest + SPARE_FDS
+    {
+        return Err(format!(
+            "{largest} clients need about {} open files, the limit is {limit}: raise it first (ulimit -n {})",
+            largest + SPARE_FDS,
+            largest + SPARE_FDS
+        ));
+    }
+    if args.find_max { find_max(args).await } else { single(args).await }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("room_load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("room_load: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Ctrl-C drops the run, which kills the server and removes the temporary folder.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(&args) => outcome,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("room_load: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -140,3 +140,33 @@ test("the room page reconnects and catches up after the connection drops", async
   await expect(chat.locator(".chat-message", { hasText: "while you were away" })).toHaveCount(1);
   await studentContext.close();
 });
+
+test("a teacher adds a co-teacher on the class page, who then runs the room alongside", async ({ page, browser }) => {
+  const teacherLogin = uniqueName("ivy");
+  await register(page, teacherLogin, "Ivy Teacher");
+  await promote(teacherLogin);
+  const classId = await scheduleClass(page, { title: "Team taught", time_zone: "UTC", start_local: thisMinuteUtc() });
+
+  const coContext = await browser.newContext();
+  const co = await coContext.newPage();
+  const coLogin = uniqueName("cole");
+  await register(co, coLogin, "Cole Coteacher");
+
+  // Only teachers can co-teach: a student account is refused with a reason.
+  await open(page, `/classes/${classId}`);
+  const add = page.getByPlaceholder("Add a co-teacher by username or email");
+  await add.fill(coLogin);
+  await page.getByRole("button", { name: "Add co-teacher" }).click();
+  await expect(page.getByRole("alert")).toContainText("is a student");
+  await promote(coLogin);
+  await add.fill(coLogin);
+  await page.getByRole("button", { name: "Add co-teacher" }).click();
+  await expect(page.getByTestId("roster")).toContainText("Cole Coteacher");
+  await expect(page.getByTestId("roster")).toContainText("Co-teacher");
+
+  await enterRoom(co, classId);
+  await expect(co.getByRole("button", { name: "Lock chat" })).toBeVisible();
+  await expect(co.getByRole("button", { name: "New poll" })).toBeVisible();
+  await expect(co.getByTestId("participants").locator(".participant", { hasText: "Cole Coteacher" })).toContainText("Co-teacher");
+  await coContext.close();
+});

@@ -76,6 +76,7 @@ async fn every_class_function_checks_its_caller(db: &TestDb) {
     let teacher_only: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("classes/move", moves.to_vec()),
         ("classes/add_student", vec![("class_id", &id), ("login", "sam")]),
+        ("classes/add_co_teacher", vec![("class_id", &id), ("login", "theo")]),
         (
             "classes/update",
             vec![

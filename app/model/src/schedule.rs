@@ -224,6 +224,8 @@ pub struct RosterMember {
     pub username: String,
     pub display_name: String,
     pub email: String,
+    /// A co-teacher rather than a student: teaches alongside in the live room.
+    pub co_teacher: bool,
 }
 
 /// Everything the class page shows.

@@ -235,6 +235,22 @@ pub async fn add_student(class_id: i64, login: String) -> Result<(), ApiError> {
     )
 }
 
+#[server(prefix = "/api", endpoint = "classes/add_co_teacher")]
+pub async fn add_co_teacher(class_id: i64, login: String) -> Result<(), ApiError> {
+    server::respond(
+        async {
+            let state = server::state()?;
+            let me = server::signed_in().await?;
+            let (class, _) = core_classes::class_for_teacher(&state, &me, class_id).await.map_err(for_caller(&me))?;
+            core_classes::add_co_teacher(&state, me.teacher_of(&class)?, &login, now_ms())
+                .await
+                .map_err(for_caller(&me))
+        }
+        .await,
+    )
+}
+
+/// Take someone (student or co-teacher) off the class.
 #[server(prefix = "/api", endpoint = "classes/remove_student")]
 pub async fn remove_student(class_id: i64, user_id: i64) -> Result<(), ApiError> {
     server::respond(

@@ -2,7 +2,8 @@
 
 use crate::api::ApiError;
 use crate::api::classes::{
-    AddStudent, CancelClass, CancelOccurrence, Enrol, LeaveClass, RemoveStudent, UpdateClass, load_class, open_classes,
+    AddCoTeacher, AddStudent, CancelClass, CancelOccurrence, Enrol, LeaveClass, RemoveStudent, UpdateClass, load_class,
+    open_classes,
 };
 use crate::components::layout::{ErrorPage, SignInRequired};
 use crate::components::scheduler::{CreateDialog, Draft, FollowingEdit};
@@ -61,6 +62,7 @@ pub fn ClassPage() -> impl IntoView {
     let enrol = ServerAction::<Enrol>::new();
     let leave = ServerAction::<LeaveClass>::new();
     let add = ServerAction::<AddStudent>::new();
+    let add_co_teacher = ServerAction::<AddCoTeacher>::new();
     let remove = ServerAction::<RemoveStudent>::new();
     let cancel_occurrence = ServerAction::<CancelOccurrence>::new();
     let cancel_class = ServerAction::<CancelClass>::new();
@@ -74,6 +76,7 @@ pub fn ClassPage() -> impl IntoView {
                 enrol.version().get()
                     + leave.version().get()
                     + add.version().get()
+                    + add_co_teacher.version().get()
                     + remove.version().get()
                     + cancel_occurrence.version().get()
                     + cancel_class.version().get()
@@ -83,7 +86,8 @@ pub fn ClassPage() -> impl IntoView {
         },
         |(id, invite, _)| load_class(id, invite),
     );
-    let actions = ClassActions { enrol, leave, add, remove, cancel_occurrence, cancel_class, update, replanned };
+    let actions =
+        ClassActions { enrol, leave, add, add_co_teacher, remove, cancel_occurrence, cancel_class, update, replanned };
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -103,6 +107,7 @@ struct ClassActions {
     enrol: ServerAction<Enrol>,
     leave: ServerAction<LeaveClass>,
     add: ServerAction<AddStudent>,
+    add_co_teacher: ServerAction<AddCoTeacher>,
     remove: ServerAction<RemoveStudent>,
     cancel_occurrence: ServerAction<CancelOccurrence>,
     cancel_class: ServerAction<CancelClass>,
@@ -163,6 +168,7 @@ fn ClassView(class: ClassDetails, invite: Option<String>, actions: ClassActions)
     };
     let enrol_error = action_error(actions.enrol.value());
     let add_error = action_error(actions.add.value());
+    let co_teacher_error = action_error(actions.add_co_teacher.value());
     let update_error = action_error(actions.update.value());
     // The session being re-planned: (occurrence, local start in the class's zone, minutes, sessions left).
     let replan: RwSignal<Option<(i64, String, i32, u32)>> = RwSignal::new(None);
@@ -299,6 +305,13 @@ fn ClassView(class: ClassDetails, invite: Option<String>, actions: ClassActions)
                         <button type="submit" class="button secondary">"Add"</button>
                     </ActionForm>
                     {move || add_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+                    <ActionForm action=actions.add_co_teacher attr:class="filter-bar">
+                        <input type="hidden" name="class_id" value=id.to_string()/>
+                        <label for="add-co-teacher" class="visually-hidden">"Co-teacher's username or email"</label>
+                        <input id="add-co-teacher" name="login" placeholder="Add a co-teacher by username or email"/>
+                        <button type="submit" class="button secondary">"Add co-teacher"</button>
+                    </ActionForm>
+                    {move || co_teacher_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
                     {if roster.is_empty() {
                         view! { <p class="muted">"No one has enrolled yet."</p> }.into_any()
                     } else {
@@ -306,7 +319,8 @@ fn ClassView(class: ClassDetails, invite: Option<String>, actions: ClassActions)
                             <ul class="roster" data-testid="roster">
                                 {roster.into_iter().map(|m| view! {
                                     <li>
-                                        <span>{m.display_name} " "<span class="muted">{format!("@{}", m.username)}</span></span>
+                                        <span>{m.display_name} " "<span class="muted">{format!("@{}", m.username)}</span>
+                                            {m.co_teacher.then(|| view! { " " <span class="role-badge role-teacher">"Co-teacher"</span> })}</span>
                                         <ActionForm action=actions.remove attr:class="inline">
                                             <input type="hidden" name="class_id" value=id.to_string()/>
                                             <input type="hidden" name="user_id" value=m.user_id.to_string()/>

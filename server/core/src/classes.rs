@@ -404,6 +404,34 @@ pub async fn add_student(state: &AppState, teacher: ClassTeacher<'_>, login: &st
     enrol_user(state, teacher.class_id(), user.id, now).await
 }
 
+/// Make another teacher of the school a co-teacher of this class: in its live room they have the
+/// teacher's powers. Someone already enrolled as a student becomes a co-teacher instead.
+pub async fn add_co_teacher(
+    state: &AppState,
+    teacher: ClassTeacher<'_>,
+    login: &str,
+    now: i64,
+) -> Result<(), ClassError> {
+    let login = login.trim().to_lowercase();
+    let user = state
+        .store
+        .user_by_login(&login)
+        .await?
+        .ok_or_else(|| invalid(Field::Username, "No one has that username or email."))?;
+    if !user.role.can_teach() {
+        return Err(invalid(
+            Field::Username,
+            format!("{} is a student. An admin can give them the teacher role first.", user.display_name),
+        ));
+    }
+    let class = state.store.class_by_id(teacher.class_id()).await?.ok_or(ClassError::NotFound)?;
+    if class.teacher_id == user.id {
+        return Err(invalid(Field::Username, "They already teach this class."));
+    }
+    state.store.set_enrolment_role(class.id, user.id, "co_teacher", now).await?;
+    Ok(())
+}
+
 pub async fn remove_student(state: &AppState, teacher: ClassTeacher<'_>, user_id: i64) -> Result<(), ClassError> {
     state.store.unenrol(teacher.class_id(), user_id).await?;
     Ok(())
@@ -582,6 +610,7 @@ pub async fn details(
                     username: r.username,
                     display_name: r.display_name,
                     email: r.email,
+                    co_teacher: r.role == "co_teacher",
                 })
                 .collect(),
         )

@@ -240,6 +240,20 @@ async fn enrolment_follows_the_class_policy(db: &TestDb) {
     classes::remove_student(&db.state, rosa.teacher_of(&class).unwrap(), sam.user.id).await.unwrap();
     assert!(db.store().roster(closed_id).await.unwrap().is_empty());
 
+    // Co-teachers: teachers only, never the class's own teacher, and not counted as students.
+    let cole = person(db, "cole", Role::Teacher, "UTC").await;
+    let added = classes::add_co_teacher(&db.state, rosa.teacher_of(&class).unwrap(), "cole", NOW).await;
+    assert!(added.is_ok(), "{added:?}");
+    let student = classes::add_co_teacher(&db.state, rosa.teacher_of(&class).unwrap(), "sam", NOW).await;
+    assert!(matches!(student, Err(ClassError::Invalid(ref e)) if e[0].message.contains("is a student")), "{student:?}");
+    let herself = classes::add_co_teacher(&db.state, rosa.teacher_of(&class).unwrap(), "rosa", NOW).await;
+    assert!(matches!(herself, Err(ClassError::Invalid(_))), "{herself:?}");
+    let roster = db.store().roster(closed_id).await.unwrap();
+    assert_eq!((roster.len(), roster[0].user_id, roster[0].role.as_str()), (1, cole.user.id, "co_teacher"));
+    assert_eq!(db.store().enrolled_count(closed_id).await.unwrap(), 0, "a co-teacher takes no student's place");
+    assert!(cole.teacher_of(&class).is_err(), "a co-teacher does not own the class");
+    classes::remove_student(&db.state, rosa.teacher_of(&class).unwrap(), cole.user.id).await.unwrap();
+
     // A cancelled class takes no one.
     classes::cancel_class(&db.state, rosa.teacher_of(&class).unwrap(), NOW).await.unwrap();
     let mut open = form("Open", "2026-03-02T13:00", 60, None);

@@ -124,6 +124,8 @@ pub struct RosterEntry {
     pub display_name: String,
     pub email: String,
     pub enrolled_at: i64,
+    /// `student` or `co_teacher`.
+    pub role: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -530,8 +532,9 @@ impl Store {
     }
 
     pub async fn roster(&self, class_id: i64) -> Result<Vec<RosterEntry>, StoreError> {
-        let sql = "SELECT u.id AS user_id, u.username, u.display_name, u.email, e.created_at AS enrolled_at \
-                   FROM enrolments e JOIN users u ON u.id = e.user_id WHERE e.class_id = $1 ORDER BY u.display_name, u.id";
+        let sql = "SELECT u.id AS user_id, u.username, u.display_name, u.email, e.created_at AS enrolled_at, e.role \
+                   FROM enrolments e JOIN users u ON u.id = e.user_id WHERE e.class_id = $1 \
+                   ORDER BY e.role, u.display_name, u.id"; // co_teacher sorts before student
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(class_id).fetch_all(pool).await)?)
     }
 

@@ -343,13 +343,21 @@ impl Cluster {
             .map(|(class, relay)| (*class, relay.owner))
             .collect();
         for (class_id, owner) in relayed {
-            let current: Option<String> = conn.get(self.room_key(class_id, OWNER)).await.unwrap_or(None);
+            let current: Option<String> = match conn.get(self.room_key(class_id, OWNER)).await {
+                Ok(current) => current,
+                // A failed lookup says nothing about the owner: keep relaying and ask again next
+                // round (a lost subscription resets the relays by itself).
+                Err(err) => {
+                    tracing::warn!(%err, class = class_id, "cannot check a room's owner");
+                    continue;
+                }
+            };
             let empty =
                 self.relays.lock().unwrap_or_else(PoisonError::into_inner).get(&class_id).is_some_and(Relay::is_empty);
-            if current.as_deref() != Some(owner.to_string().as_str()) || empty {
-                if let Some(mut relay) = self.relays.lock().unwrap_or_else(PoisonError::into_inner).remove(&class_id) {
-                    relay.kick_all(close::RECONNECT);
-                }
+            if (current.as_deref() != Some(owner.to_string().as_str()) || empty)
+                && let Some(mut relay) = self.relays.lock().unwrap_or_else(PoisonError::into_inner).remove(&class_id)
+            {
+                relay.kick_all(close::RECONNECT);
             }
         }
     }

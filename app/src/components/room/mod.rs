@@ -663,7 +663,7 @@ fn PollBars(labels: Vec<String>, results: PollResults) -> impl IntoView {
             <ul class="poll-bars">
                 {labels.into_iter().enumerate().map(|(i, label)| {
                     let count = results.counts.get(i).copied().unwrap_or(0);
-                    let share = if voters == 0 { 0 } else { (count * 100 + voters / 2) / voters };
+                    let share = (count * 100 + voters / 2).checked_div(voters).unwrap_or(0);
                     let who = names.as_ref().and_then(|n| n.get(i)).filter(|n| !n.is_empty()).map(|n| n.join(", "));
                     view! {
                         <li class="poll-bar">

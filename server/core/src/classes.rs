@@ -5,12 +5,16 @@
 
 use crate::accounts::time_zone;
 use crate::auth::{Authenticated, ClassTeacher, Forbidden, Teacher};
+use crate::config::ClassesConfig;
 use crate::local_time;
 use crate::schedule::ical::{self, IcalEvent, IcalOverride};
 use crate::schedule::recurrence::{self, Instance, RecurrenceError};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::classes::{CalendarScope, Clash, ClassRecord, ClassSchedule, Enrolled, NewClass, NewSeries, Slot};
+use crate::store::classes::{
+    CalendarScope, Clash, ClassRecord, ClassSchedule, Enrolled, NewClass, NewSeries, OccurrenceRecord, Slot,
+};
+use crate::store::users::UserRecord;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use lectern_model::schedule::{
@@ -395,13 +399,29 @@ async fn enrol_user(state: &AppState, class_id: i64, user_id: i64, now: i64) -> 
 
 /// A teacher adds someone by username or email.
 pub async fn add_student(state: &AppState, teacher: ClassTeacher<'_>, login: &str, now: i64) -> Result<(), ClassError> {
+    let user = user_named(state, login).await?;
+    enrol_user(state, teacher.class_id(), user.id, now).await
+}
+
+/// The user a teacher typed (username or email, any case), or a message for that field.
+async fn user_named(state: &AppState, login: &str) -> Result<UserRecord, ClassError> {
     let login = login.trim().to_lowercase();
-    let user = state
+    state
         .store
         .user_by_login(&login)
         .await?
-        .ok_or_else(|| invalid(Field::Username, "No one has that username or email."))?;
-    enrol_user(state, teacher.class_id(), user.id, now).await
+        .ok_or_else(|| invalid(Field::Username, "No one has that username or email."))
+}
+
+/// The occurrence whose live room is open at `now`: from `join_opens_minutes_before` its start
+/// until its end, not cancelled. The class page's Join button and the room's door both ask this.
+pub fn open_for_joining<'a>(
+    config: &ClassesConfig,
+    occurrences: &'a [OccurrenceRecord],
+    now: i64,
+) -> Option<&'a OccurrenceRecord> {
+    let lead = config.join_opens_minutes_before * MINUTE_MS;
+    occurrences.iter().find(|o| o.cancelled_at.is_none() && o.starts_at - lead <= now && now < o.ends_at)
 }
 
 /// Make another teacher of the school a co-teacher of this class: in its live room they have the
@@ -412,23 +432,17 @@ pub async fn add_co_teacher(
     login: &str,
     now: i64,
 ) -> Result<(), ClassError> {
-    let login = login.trim().to_lowercase();
-    let user = state
-        .store
-        .user_by_login(&login)
-        .await?
-        .ok_or_else(|| invalid(Field::Username, "No one has that username or email."))?;
+    let user = user_named(state, login).await?;
     if !user.role.can_teach() {
         return Err(invalid(
             Field::Username,
             format!("{} is a student. An admin can give them the teacher role first.", user.display_name),
         ));
     }
-    let class = state.store.class_by_id(teacher.class_id()).await?.ok_or(ClassError::NotFound)?;
-    if class.teacher_id == user.id {
+    if teacher.owner_id() == user.id {
         return Err(invalid(Field::Username, "They already teach this class."));
     }
-    state.store.set_enrolment_role(class.id, user.id, "co_teacher", now).await?;
+    state.store.set_enrolment_role(teacher.class_id(), user.id, "co_teacher", now).await?;
     Ok(())
 }
 
@@ -574,10 +588,7 @@ pub async fn details(
     }
     let tz_name = me.user.time_zone.clone();
     let upcoming = state.store.class_occurrences(class.id, now, 8).await?;
-    let lead = state.config.classes.join_opens_minutes_before * MINUTE_MS;
-    let join_occurrence = upcoming
-        .iter()
-        .find(|o| o.cancelled_at.is_none() && o.starts_at - lead <= now && now < o.ends_at)
+    let join_occurrence = open_for_joining(&state.config.classes, &upcoming, now)
         .map(|o| o.id)
         .filter(|_| class.cancelled_at.is_none() && (is_teacher || is_enrolled));
     let rules = state.store.class_rules(class.id).await?;
@@ -649,7 +660,7 @@ pub async fn details(
         roster,
         join_occurrence,
         now,
-        join_lead_ms: lead,
+        join_lead_ms: state.config.classes.join_opens_minutes_before * MINUTE_MS,
         title: class.title,
         description: class.description,
         time_zone: class.time_zone,

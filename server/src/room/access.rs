@@ -8,8 +8,6 @@ use lectern_core::auth::Authenticated;
 use lectern_core::store::StoreError;
 use lectern_model::Role;
 
-const MINUTE_MS: i64 = 60_000;
-
 /// A participant let in, and the room they enter.
 #[derive(Clone, Debug)]
 pub struct Admission {
@@ -61,12 +59,8 @@ pub async fn admit(app: &AppState, me: &Authenticated, class_id: i64, now: i64) 
     {
         return Err(Refused::Blocked(reason));
     }
-    let lead = app.config.classes.join_opens_minutes_before * MINUTE_MS;
-    let occurrence = store
-        .class_occurrences(class_id, now, 4)
-        .await?
-        .into_iter()
-        .find(|o| o.cancelled_at.is_none() && o.starts_at - lead <= now && now < o.ends_at);
+    let upcoming = store.class_occurrences(class_id, now, 4).await?;
+    let occurrence = lectern_core::classes::open_for_joining(&app.config.classes, &upcoming, now);
     if occurrence.is_none() && !role.is_staff() {
         return Err(Refused::NotLive(format!(
             "This class is not live now. Its room opens {} minutes before it starts.",

@@ -14,7 +14,7 @@
 
 use super::actor::{RemoteFanout, RoomInput, RoomSetup};
 use super::clients::{Audience, ClientSink, LocalClients, Outgoing};
-use super::hub::{RoomHub, new_node_id};
+use super::hub::{RoomHub, random_node_id};
 use super::state::{ConnKey, Identity, NodeId};
 use app::protocol::{ClientFrame, close};
 use futures_util::StreamExt;
@@ -142,7 +142,7 @@ impl Cluster {
         let room_prefix = format!("{}:room:", config.key_prefix);
         let pattern = format!("{room_prefix}*");
         let cluster = Arc::new(Self {
-            node: new_node_id(),
+            node: random_node_id(),
             url: url.to_owned(),
             room_prefix,
             claim_ttl,

@@ -161,15 +161,11 @@ fn retire_hook(rooms: Rooms, class_id: i64, sender: mpsc::Sender<RoomInput>, clu
     })
 }
 
-fn random_node_id() -> NodeId {
+pub(crate) fn random_node_id() -> NodeId {
     let mut bytes = [0u8; 8];
     // Without OS randomness, a time-based id is still unique enough for one process.
     if getrandom::fill(&mut bytes).is_err() {
         return lectern_core::now_ms() as u64;
     }
     u64::from_le_bytes(bytes)
-}
-
-pub(crate) fn new_node_id() -> NodeId {
-    random_node_id()
 }

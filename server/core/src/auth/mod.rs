@@ -77,6 +77,8 @@ impl<'a> Teacher<'a> {
 pub struct ClassTeacher<'a> {
     by: &'a Authenticated,
     class_id: i64,
+    /// The class's own teacher (the holder, or the class an admin acts on).
+    owner_id: i64,
 }
 
 impl<'a> ClassTeacher<'a> {
@@ -86,6 +88,10 @@ impl<'a> ClassTeacher<'a> {
 
     pub fn class_id(&self) -> i64 {
         self.class_id
+    }
+
+    pub fn owner_id(&self) -> i64 {
+        self.owner_id
     }
 }
 
@@ -97,7 +103,7 @@ impl Authenticated {
     /// The capability to change `class`: its own teacher, or an admin.
     pub fn teacher_of(&self, class: &crate::store::classes::ClassRecord) -> Result<ClassTeacher<'_>, Forbidden> {
         if class.teacher_id == self.user.id || self.user.role == Role::Admin {
-            Ok(ClassTeacher { by: self, class_id: class.id })
+            Ok(ClassTeacher { by: self, class_id: class.id, owner_id: class.teacher_id })
         } else {
             Err(Forbidden { needed: Role::Teacher })
         }

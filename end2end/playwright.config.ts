@@ -54,6 +54,8 @@ export default defineConfig({
       LECTERN_SERVER__BIND: `127.0.0.1:${port}`,
       LECTERN_DATABASE__URL: "sqlite://end2end/.data/e2e.db",
       LECTERN_LOG__FILTER: "warn",
+      LECTERN_MEDIA__UDP_PORT: "0",
+      LECTERN_MEDIA__BIND_IP: "127.0.0.1",
     },
   },
 });

@@ -6,3 +6,4 @@ pub mod cli;
 pub mod http;
 pub mod room;
 pub mod serve;
+pub mod sfu;

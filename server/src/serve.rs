@@ -2,12 +2,14 @@
 
 use crate::http;
 use crate::room::RoomHub;
+use crate::sfu::Sfu;
 use crate::room::cluster::{Cluster, ClusterError};
 use lectern_core::config::Config;
 use lectern_core::store::StoreError;
 use lectern_core::{AppState, accounts, now_ms};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -24,6 +26,8 @@ pub enum ServeError {
     Tls { cert: PathBuf, key: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error("cannot open the SFU's UDP sockets (media.bind_ip, media.udp_port): {0}")]
+    Media(std::io::Error),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -47,12 +51,18 @@ pub async fn serve_on(
     let config = state.config.clone();
     let addr = listener.local_addr()?;
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
+    let sfu = if config.media.enabled {
+        Some(Arc::new(Sfu::start(&config.media).map_err(ServeError::Media)?))
+    } else {
+        tracing::info!("audio and video are off (media.enabled = false)");
+        None
+    };
     let rooms = if config.cluster.redis_url.is_some() {
         let cluster = Cluster::connect(&config.cluster).await?;
         tracing::info!(node = cluster.node(), "live rooms are shared with other nodes through Redis");
-        RoomHub::clustered(state.clone(), cluster)
+        RoomHub::clustered(state.clone(), cluster, sfu)
     } else {
-        RoomHub::local(state.clone())
+        RoomHub::local_with_media(state.clone(), sfu)
     };
     let app = http::router_with_rooms(state.clone(), rooms).into_make_service_with_connect_info::<SocketAddr>();
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);

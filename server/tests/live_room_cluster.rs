@@ -41,7 +41,7 @@ async fn node(app: &AppState, config: &ClusterConfig) -> Node {
     let cluster = Cluster::connect(config)
         .await
         .unwrap_or_else(|e| panic!("these tests need Redis (LECTERN_TEST_REDIS_URL): {e}"));
-    let hub = RoomHub::clustered(app.clone(), cluster);
+    let hub = RoomHub::clustered(app.clone(), cluster, None);
     let host = serve_router(server::http::router_with_rooms(app.clone(), hub.clone())).await;
     Node { host, hub }
 }

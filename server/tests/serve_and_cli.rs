@@ -16,6 +16,8 @@ fn lectern() -> Command {
         cmd.env_remove(key);
     }
     cmd.env("RUST_LOG", "warn");
+    // Free UDP ports for the SFU, so that tests can run side by side.
+    cmd.env("LECTERN_MEDIA__UDP_PORT", "0").env("LECTERN_MEDIA__BIND_IP", "127.0.0.1");
     cmd
 }
 

@@ -154,6 +154,32 @@ pub enum ClientMsg {
         user: UserId,
         reason: String,
     },
+    /// Start or change this browser's audio and video: an SDP offer for its one peer connection.
+    /// `session` is a random id the page keeps across reconnects, so that a participant who
+    /// comes back within the grace period keeps their connection and tracks. `publish` names
+    /// what each sending m-line carries; the server answers `media_answer`.
+    MediaOffer {
+        session: String,
+        sdp: String,
+        #[serde(default)]
+        publish: Vec<Publication>,
+    },
+    /// Which published video goes into which of this browser's receiving video m-lines, and at
+    /// what quality. Slots not named receive nothing.
+    MediaView {
+        slots: Vec<ViewSlot>,
+    },
+    /// Turn this browser's audio and video off (its tracks end).
+    MediaLeave,
+    /// Staff: let a student publish camera and microphone (their hand is lowered).
+    InviteToSpeak {
+        user: UserId,
+    },
+    /// Staff: stop a student publishing; a student: stop publishing oneself.
+    StopSpeaking {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
+    },
 }
 
 impl ClientMsg {
@@ -174,6 +200,11 @@ impl ClientMsg {
             ClientMsg::MuteChat { .. } => "mute_chat",
             ClientMsg::Remove { .. } => "remove",
             ClientMsg::Block { .. } => "block",
+            ClientMsg::MediaOffer { .. } => "media_offer",
+            ClientMsg::MediaView { .. } => "media_view",
+            ClientMsg::MediaLeave => "media_leave",
+            ClientMsg::InviteToSpeak { .. } => "invite_to_speak",
+            ClientMsg::StopSpeaking { .. } => "stop_speaking",
         }
     }
 }
@@ -243,6 +274,24 @@ pub enum ServerMsg {
     Blocked {
         reason: String,
     },
+    /// The answer to this browser's `media_offer`.
+    MediaAnswer {
+        sdp: String,
+    },
+    /// Everything published in the room now (sent whenever it changes).
+    MediaTracks {
+        tracks: Vec<MediaTrack>,
+    },
+    /// Who is speaking loudest now (absent: nobody).
+    ActiveSpeaker {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
+    },
+    /// To a student: a teacher invited you to speak (`allowed`), or stopped you. When stopped,
+    /// the server has already ended your tracks; drop them and offer again without them.
+    MaySpeak {
+        allowed: bool,
+    },
     /// The message with this `ref` was applied.
     Ack {
         #[serde(rename = "ref")]
@@ -278,6 +327,93 @@ pub struct Welcome {
     pub deleted: Vec<MessageId>,
     /// Polls of this session: open ones, and closed ones with their results.
     pub polls: Vec<Poll>,
+    /// Audio and video; absent when the server runs without media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaSetup>,
+}
+
+/// What a browser needs to set up audio and video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaSetup {
+    /// For `RTCPeerConnection`'s `iceServers` (TURN for networks that block UDP).
+    pub ice_servers: Vec<IceServer>,
+    /// Encoder caps, in kbit/s: a camera's top layer, a screen share, a microphone.
+    pub camera_max_kbps: u32,
+    pub screen_max_kbps: u32,
+    pub audio_max_kbps: u32,
+    /// Video tiles to receive besides the teacher and the screen share.
+    pub last_n: usize,
+    /// What is published now.
+    pub tracks: Vec<MediaTrack>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_speaker: Option<UserId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// What a browser publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaSource {
+    Camera,
+    Microphone,
+    Screen,
+}
+
+impl MediaSource {
+    pub fn is_video(self) -> bool {
+        !matches!(self, MediaSource::Microphone)
+    }
+}
+
+/// One sending m-line of an offer and what it carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publication {
+    pub mid: String,
+    pub source: MediaSource,
+}
+
+/// One published track of the room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaTrack {
+    /// Opaque; names the track in `media_view`.
+    pub id: String,
+    pub user: UserId,
+    pub source: MediaSource,
+}
+
+/// One receiving video m-line of a browser and what it should show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewSlot {
+    pub mid: String,
+    /// A `MediaTrack` id; absent: nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+    /// The most this slot needs: a small tile needs `low`.
+    #[serde(default = "VideoQuality::high")]
+    pub quality: VideoQuality,
+}
+
+/// The simulcast layers of a camera, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoQuality {
+    Low,
+    Medium,
+    High,
+}
+
+impl VideoQuality {
+    fn high() -> Self {
+        VideoQuality::High
+    }
 }
 
 impl ServerMsg {
@@ -337,6 +473,10 @@ const KNOWN_SERVER_TYPES: &[&str] = &[
     "poll_closed",
     "removed",
     "blocked",
+    "media_answer",
+    "media_tracks",
+    "active_speaker",
+    "may_speak",
     "ack",
     "error",
 ];
@@ -367,6 +507,9 @@ pub struct Participant {
     pub name: String,
     pub role: RoomRole,
     pub chat_muted: bool,
+    /// A student a teacher invited to speak (publish camera and microphone).
+    #[serde(default)]
+    pub may_speak: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -516,6 +659,10 @@ pub enum ErrorCode {
     PollClosed,
     /// Too many messages too fast: slow down (the message was dropped).
     RateLimited,
+    /// A limit of the class was reached (media connections, publishers).
+    Full,
+    /// This server runs without audio and video.
+    MediaDisabled,
     /// The server failed; nothing was changed.
     Internal,
 }

@@ -45,7 +45,7 @@ fn every_client_message_round_trips_with_and_without_ref() {
 
 #[test]
 fn every_server_message_round_trips() {
-    let participant = Participant { user: 1, name: "Ada".into(), role: RoomRole::CoTeacher, chat_muted: false };
+    let participant = Participant { user: 1, name: "Ada".into(), role: RoomRole::CoTeacher, chat_muted: false, may_speak: false };
     let message = ChatMessage { id: 5, from: 1, from_name: "Ada".into(), thread: Some(2), body: "x".into(), at: 9 };
     let results = PollResults { counts: vec![1, 2], voters: 3, names: Some(vec![vec!["A".into()], vec![]]) };
     let poll = Poll {

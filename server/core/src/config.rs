@@ -9,7 +9,7 @@
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,7 @@ pub struct Config {
     pub classes: ClassesConfig,
     pub room: RoomConfig,
     pub cluster: ClusterConfig,
+    pub media: MediaConfig,
     pub log: LogConfig,
 }
 
@@ -131,7 +132,7 @@ pub struct RoomConfig {
 impl Default for RoomConfig {
     fn default() -> Self {
         Self {
-            max_frame_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
             messages_per_second: 10,
             message_burst: 20,
             client_queue: 512,
@@ -165,6 +166,72 @@ pub struct ClusterConfig {
 impl Default for ClusterConfig {
     fn default() -> Self {
         Self { redis_url: None, key_prefix: "lectern".into(), claim_ttl_seconds: 10 }
+    }
+}
+
+/// Live audio and video: the selective forwarding unit (SFU) inside this server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// False: rooms have chat, polls and hands but no audio or video.
+    pub enabled: bool,
+    /// The address the SFU's UDP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// The first UDP port: worker `i` listens on `udp_port + i`. 0 picks free ports (tests).
+    pub udp_port: u16,
+    /// SFU worker threads, each with its own UDP port and its own classes. 0: one per core.
+    pub workers: usize,
+    /// The addresses browsers send media to: the public address when the server is behind NAT.
+    /// Empty: the bind address, or 127.0.0.1 when it binds every address.
+    pub announced_ips: Vec<IpAddr>,
+    /// STUN/TURN servers handed to browsers, for networks that block UDP (see docs/media.md
+    /// for a coturn setup).
+    pub ice_servers: Vec<IceServerConfig>,
+    /// Media connections one class may have (people with the room open and media on).
+    pub max_participants: usize,
+    /// People who may publish audio or video at once in one class (teachers included).
+    pub max_publishers: usize,
+    /// Highest bitrate of a camera's top simulcast layer, in kbit/s.
+    pub camera_max_kbps: u32,
+    /// Highest bitrate of a screen share, in kbit/s.
+    pub screen_max_kbps: u32,
+    /// Highest bitrate of a microphone, in kbit/s.
+    pub audio_max_kbps: u32,
+    /// Video tiles one browser receives at once besides the teacher and a screen share
+    /// ("last N"): the most recent speakers.
+    pub last_n: usize,
+    /// Seconds a participant whose connection dropped keeps their media and place.
+    pub rejoin_grace_seconds: u64,
+}
+
+/// One entry of the browser's `iceServers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServerConfig {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential: Option<String>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            udp_port: 40000,
+            workers: 0,
+            announced_ips: Vec::new(),
+            ice_servers: Vec::new(),
+            max_participants: 1000,
+            max_publishers: 8,
+            camera_max_kbps: 1500,
+            screen_max_kbps: 2500,
+            audio_max_kbps: 64,
+            last_n: 4,
+            rejoin_grace_seconds: 20,
+        }
     }
 }
 
@@ -296,6 +363,22 @@ impl Config {
         let prefix = &self.cluster.key_prefix;
         if prefix.is_empty() || prefix.contains(|c: char| c.is_whitespace() || "*?[]\\".contains(c)) {
             return bad("cluster.key_prefix must be non-empty, without spaces or any of * ? [ ] \\");
+        }
+        let media = &self.media;
+        if media.max_participants == 0 || media.max_publishers == 0 || media.rejoin_grace_seconds == 0 {
+            return bad("media.max_participants, media.max_publishers and media.rejoin_grace_seconds must be positive");
+        }
+        if media.camera_max_kbps < 100 || media.screen_max_kbps < 100 || media.audio_max_kbps < 8 {
+            return bad("media.camera_max_kbps and media.screen_max_kbps must be at least 100, media.audio_max_kbps at least 8");
+        }
+        if media.workers > 256 || media.last_n > 25 {
+            return bad("media.workers can be at most 256 and media.last_n at most 25");
+        }
+        if media.udp_port != 0 && usize::from(media.udp_port) + media.workers.max(1) > 65536 {
+            return bad("media.udp_port plus media.workers must stay below 65536");
+        }
+        if media.ice_servers.iter().any(|s| s.urls.is_empty() || s.urls.iter().any(|u| !u.starts_with("stun:") && !u.starts_with("turn:") && !u.starts_with("turns:"))) {
+            return bad("each media.ice_servers entry needs urls starting with stun:, turn: or turns:");
         }
         if self.cluster.claim_ttl_seconds == 0 {
             return bad("cluster.claim_ttl_seconds must be positive");

@@ -33,8 +33,12 @@ impl TestDb {
         Self::with_config(backend, Config::default()).await
     }
 
-    /// `config.database.url` is replaced by the test database.
+    /// `config.database.url` is replaced by the test database, and
+    /// tests never take fixed UDP ports: the SFU binds free loopback ports.
     pub async fn with_config(backend: Backend, mut config: Config) -> TestDb {
+        config.media.udp_port = 0;
+        config.media.bind_ip = std::net::Ipv4Addr::LOCALHOST.into();
+        config.media.workers = config.media.workers.clamp(1, 2);
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");

@@ -4,12 +4,14 @@
 //! so there are no locks and every participant sees events in the same order.
 
 use super::clients::{Audience, ClientSink, LocalClients, Outgoing};
+use super::media::{Announce, RoomMedia};
 use super::state::{ConnKey, Identity, PollState, Refusal, RoomState, check_poll, check_text};
 use app::protocol::{
     ChatMessage, ClientFrame, ClientMsg, ErrorCode, PROTOCOL_VERSION, PollOption, RoomRole, ServerMsg, UserId, Welcome,
     close,
 };
 use lectern_core::store::room::{ChatRecord, Moderation, NewPoll, VoteOutcome};
+use crate::sfu::{Sfu, SfuEvent};
 use lectern_core::{AppState, now_ms};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,11 +63,38 @@ pub struct RoomActor {
     remote: Option<Arc<dyn RemoteFanout>>,
     /// Connections found too slow during a delivery, to be treated as gone.
     cut_off: Vec<ConnKey>,
+    /// Audio and video, when this server runs an SFU.
+    media: Option<RoomMedia>,
+    media_events: Option<mpsc::UnboundedReceiver<SfuEvent>>,
 }
 
+/// How often the room closes media sessions whose participant did not come back.
+const MEDIA_SWEEP: Duration = Duration::from_secs(1);
+
 impl RoomActor {
-    pub fn new(setup: RoomSetup, app: AppState, remote: Option<Arc<dyn RemoteFanout>>) -> Self {
-        Self { setup, app, state: RoomState::default(), local: LocalClients::default(), remote, cut_off: Vec::new() }
+    pub fn new(
+        setup: RoomSetup,
+        app: AppState,
+        remote: Option<Arc<dyn RemoteFanout>>,
+        sfu: Option<Arc<Sfu>>,
+    ) -> Self {
+        let (media, media_events) = match sfu {
+            Some(sfu) => {
+                let (media, events) = RoomMedia::new(sfu, app.config.media.clone(), setup.class_id);
+                (Some(media), Some(events))
+            }
+            None => (None, None),
+        };
+        Self {
+            setup,
+            app,
+            state: RoomState::default(),
+            local: LocalClients::default(),
+            remote,
+            cut_off: Vec::new(),
+            media,
+            media_events,
+        }
     }
 
     /// Load what the room needs from the store (the session's polls), then serve inputs until the
@@ -76,19 +105,29 @@ impl RoomActor {
         }
         let idle = Duration::from_secs(self.app.config.room.idle_close_seconds);
         let mut empty_since = Some(Instant::now());
+        let mut media_events = self.media_events.take();
+        let mut sweep = tokio::time::interval(MEDIA_SWEEP);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            let input = match empty_since {
-                Some(since) => tokio::select! {
-                    input = inputs.recv() => input,
-                    _ = tokio::time::sleep_until(since + idle) => {
-                        if retire(&mut inputs) {
-                            break;
-                        }
-                        empty_since = Some(Instant::now());
-                        continue;
+            let idle_until = empty_since.map(|since| since + idle);
+            let input = tokio::select! {
+                input = inputs.recv() => input,
+                Some(event) = next_media_event(&mut media_events) => {
+                    self.media_event(event);
+                    continue;
+                }
+                _ = sweep.tick(), if self.media.is_some() => {
+                    let announce = self.media.as_mut().map(|m| m.sweep(std::time::Instant::now())).unwrap_or_default();
+                    self.announce(announce);
+                    continue;
+                }
+                _ = sleep_until_some(idle_until) => {
+                    if retire(&mut inputs) {
+                        break;
                     }
-                },
-                None => inputs.recv().await,
+                    empty_since = Some(Instant::now());
+                    continue;
+                }
             };
             let Some(input) = input else { break };
             self.handle(input).await;
@@ -108,6 +147,9 @@ impl RoomActor {
             }
         }
         self.local.kick_all(close::RECONNECT);
+        if let Some(media) = &mut self.media {
+            media.close_all();
+        }
         tracing::debug!(class = self.setup.class_id, "room closed");
     }
 
@@ -149,7 +191,13 @@ impl RoomActor {
                 // A command from a connection that has not joined (or was cut off) is dropped.
                 let Some(who) = self.state.identity(key) else { return };
                 let reference = frame.reference;
-                match self.apply(&who, frame.msg).await {
+                let result = match frame.msg {
+                    msg @ (ClientMsg::MediaOffer { .. } | ClientMsg::MediaView { .. } | ClientMsg::MediaLeave) => {
+                        self.apply_media(key, &who, msg).await
+                    }
+                    msg => self.apply(&who, msg).await,
+                };
+                match result {
                     Ok(()) => {
                         if let Some(reference) = reference {
                             self.send(Audience::Conn(key), &ServerMsg::Ack { reference });
@@ -228,6 +276,7 @@ impl RoomActor {
             chat_complete: history.complete,
             deleted,
             polls: self.state.polls().iter().map(|p| p.view(who.user, staff)).collect(),
+            media: self.media.as_ref().map(|m| m.setup()),
         };
         self.send(Audience::Conn(key), &ServerMsg::Welcome(Box::new(welcome)));
         if let super::state::Joined::Arrived(participant) = arrived {
@@ -237,6 +286,9 @@ impl RoomActor {
 
     fn depart(&mut self, key: ConnKey) {
         self.local.remove(key);
+        if let Some(media) = &mut self.media {
+            media.connection_lost(key, std::time::Instant::now());
+        }
         if let Some(departed) = self.state.leave(key) {
             if departed.gone {
                 self.send(Audience::Everyone, &ServerMsg::Left { user: departed.user });
@@ -432,7 +484,41 @@ impl RoomActor {
                 self.send(Audience::User(user), &ServerMsg::Removed { reason });
                 self.close(Audience::User(user), close::REMOVED, "removed from this session");
                 self.drop_user(user);
+                self.end_media_of(user);
                 Ok(())
+            }
+            ClientMsg::InviteToSpeak { user } => {
+                require_staff(who, "invite students to speak")?;
+                self.require_media()?;
+                self.require_present_student(user)?;
+                if let Some(participant) = self.state.set_may_speak(user, true) {
+                    self.send(Audience::Everyone, &ServerMsg::Updated { participant });
+                    self.send(Audience::User(user), &ServerMsg::MaySpeak { allowed: true });
+                }
+                if self.state.lower_hand(user) {
+                    self.send(Audience::Everyone, &ServerMsg::Hands { queue: self.state.hands().to_vec() });
+                }
+                Ok(())
+            }
+            ClientMsg::StopSpeaking { user } => {
+                let target = user.unwrap_or(who.user);
+                if target != who.user {
+                    require_staff(who, "stop someone else speaking")?;
+                    if self.state.participant(target).is_none() {
+                        return Err(Refusal::new(ErrorCode::NotFound, format!("User {target} is not in the room.")));
+                    }
+                }
+                self.require_media()?;
+                if let Some(participant) = self.state.set_may_speak(target, false) {
+                    self.send(Audience::Everyone, &ServerMsg::Updated { participant });
+                }
+                self.send(Audience::User(target), &ServerMsg::MaySpeak { allowed: false });
+                let announce = self.media.as_mut().map(|m| m.stop_publishing(target)).unwrap_or_default();
+                self.announce(announce);
+                Ok(())
+            }
+            ClientMsg::MediaOffer { .. } | ClientMsg::MediaView { .. } | ClientMsg::MediaLeave => {
+                Err(Refusal::invalid("Media messages are handled per connection."))
             }
             ClientMsg::Block { user, reason } => {
                 require_staff(who, "block users")?;
@@ -444,9 +530,61 @@ impl RoomActor {
                 self.send(Audience::User(user), &ServerMsg::Blocked { reason });
                 self.close(Audience::User(user), close::BLOCKED, "blocked from this class");
                 self.drop_user(user);
+                self.end_media_of(user);
                 Ok(())
             }
         }
+    }
+
+    /// Audio and video messages, which concern the sender's connection.
+    async fn apply_media(&mut self, key: ConnKey, who: &Identity, msg: ClientMsg) -> Result<(), Refusal> {
+        self.require_media()?;
+        let may_publish = self.state.may_publish(who);
+        let Some(media) = self.media.as_mut() else { return Err(media_disabled()) };
+        match msg {
+            ClientMsg::MediaOffer { session, sdp, publish } => {
+                let (answer, announce) = media.offer(key, who, may_publish, session, sdp, publish).await?;
+                self.send(Audience::Conn(key), &ServerMsg::MediaAnswer { sdp: answer });
+                self.announce(announce);
+                Ok(())
+            }
+            ClientMsg::MediaView { slots } => media.view(key, who, slots).await,
+            ClientMsg::MediaLeave => {
+                let announce = media.leave(key);
+                self.announce(announce);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn require_media(&self) -> Result<(), Refusal> {
+        if self.media.is_some() { Ok(()) } else { Err(media_disabled()) }
+    }
+
+    fn media_event(&mut self, event: SfuEvent) {
+        let Some(media) = self.media.as_mut() else { return };
+        let (announce, speaker) = media.event(event);
+        self.announce(announce);
+        if let Some(user) = speaker {
+            self.send(Audience::Everyone, &ServerMsg::ActiveSpeaker { user });
+        }
+    }
+
+    /// Tell everyone what changed in the room's media.
+    fn announce(&mut self, announce: Announce) {
+        if announce.tracks
+            && let Some(media) = &self.media
+        {
+            let tracks = media.tracks();
+            self.send(Audience::Everyone, &ServerMsg::MediaTracks { tracks });
+        }
+    }
+
+    /// A removed or blocked user's media ends at once, with no grace.
+    fn end_media_of(&mut self, user: UserId) {
+        let announce = self.media.as_mut().map(|m| m.close_user(user)).unwrap_or_default();
+        self.announce(announce);
     }
 
     /// Take every connection of `user` out of the room now (their sockets are closing).
@@ -503,6 +641,24 @@ fn chat_message(r: ChatRecord) -> ChatMessage {
 
 fn require_staff(who: &Identity, what: &str) -> Result<(), Refusal> {
     if who.role.is_staff() { Ok(()) } else { Err(Refusal::forbidden(format!("Only teachers can {what}."))) }
+}
+
+fn media_disabled() -> Refusal {
+    Refusal::new(ErrorCode::MediaDisabled, "This server runs without audio and video.")
+}
+
+async fn next_media_event(events: &mut Option<mpsc::UnboundedReceiver<SfuEvent>>) -> Option<SfuEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn no_poll() -> Refusal {

@@ -5,6 +5,7 @@
 use super::actor::{RemoteFanout, Retire, RoomActor, RoomInput, RoomSetup};
 use super::cluster::{Cluster, Route};
 use super::state::{ConnKey, NodeId};
+use crate::sfu::Sfu;
 use lectern_core::AppState;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,24 +44,32 @@ pub struct RoomHub {
     /// The rooms whose actor runs on this node. The lock guards only this map, never room state.
     rooms: Rooms,
     cluster: Option<Arc<Cluster>>,
+    /// The SFU for the rooms whose actor runs here; none when media is off.
+    sfu: Option<Arc<Sfu>>,
 }
 
 impl RoomHub {
     /// A hub for one node serving its rooms alone.
     pub fn local(app: AppState) -> Arc<Self> {
-        Arc::new(Self::with_cluster(app, None))
+        Arc::new(Self::with_cluster(app, None, None))
     }
 
-    /// A hub that shares its rooms with the other nodes of a cluster.
-    pub fn clustered(app: AppState, cluster: Arc<Cluster>) -> Arc<Self> {
-        let hub = Arc::new(Self::with_cluster(app, Some(cluster.clone())));
+    /// A hub for one node, with audio and video through `sfu`.
+    pub fn local_with_media(app: AppState, sfu: Option<Arc<Sfu>>) -> Arc<Self> {
+        Arc::new(Self::with_cluster(app, None, sfu))
+    }
+
+    /// A hub that shares its rooms with the other nodes of a cluster. A room's media runs on
+    /// the node that runs its actor.
+    pub fn clustered(app: AppState, cluster: Arc<Cluster>, sfu: Option<Arc<Sfu>>) -> Arc<Self> {
+        let hub = Arc::new(Self::with_cluster(app, Some(cluster.clone()), sfu));
         cluster.attach(&hub);
         hub
     }
 
-    fn with_cluster(app: AppState, cluster: Option<Arc<Cluster>>) -> Self {
+    fn with_cluster(app: AppState, cluster: Option<Arc<Cluster>>, sfu: Option<Arc<Sfu>>) -> Self {
         let node = cluster.as_ref().map_or_else(random_node_id, |c| c.node());
-        Self { app, node, next_conn: AtomicU64::new(1), rooms: Arc::default(), cluster }
+        Self { app, node, next_conn: AtomicU64::new(1), rooms: Arc::default(), cluster, sfu }
     }
 
     pub fn app(&self) -> &AppState {
@@ -122,7 +131,7 @@ impl RoomHub {
         let (sender, inbox) = mpsc::channel(ROOM_INBOX);
         rooms.insert(setup.class_id, sender.clone());
         let remote = self.cluster.clone().map(|c| c as Arc<dyn RemoteFanout>);
-        let actor = RoomActor::new(setup.clone(), self.app.clone(), remote);
+        let actor = RoomActor::new(setup.clone(), self.app.clone(), remote, self.sfu.clone());
         let retire = retire_hook(self.rooms.clone(), setup.class_id, sender.clone(), self.cluster.clone());
         tokio::spawn(actor.run(inbox, retire));
         sender

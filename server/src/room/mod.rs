@@ -7,6 +7,7 @@
 //! - [`state`]: that state as plain data (roster, hands, mutes, polls), tested without I/O.
 //! - [`clients`]: bounded per-connection queues; slow clients are cut off, never waited for.
 //! - [`cluster`]: several nodes through Redis (one owner node per room, the others relay).
+//! - [`media`]: the room's audio and video sessions (the SFU is `crate::sfu`).
 //! - [`rate`]: the per-connection token bucket.
 //!
 //! The wire protocol is `app::protocol`, documented in docs/protocol.md.
@@ -16,6 +17,7 @@ pub mod actor;
 pub mod clients;
 pub mod cluster;
 pub mod hub;
+pub mod media;
 pub mod rate;
 pub mod socket;
 pub mod state;

@@ -129,6 +129,8 @@ pub struct RoomState {
     hands: Vec<UserId>,
     chat_locked: bool,
     muted: HashSet<UserId>,
+    /// Students a teacher invited to speak.
+    speakers: HashSet<UserId>,
     removed: HashSet<UserId>,
     polls: Vec<PollState>,
 }
@@ -184,6 +186,7 @@ impl RoomState {
             name: who.name.clone(),
             role: who.role,
             chat_muted: self.muted.contains(&who.user),
+            may_speak: self.speakers.contains(&who.user),
         };
         self.members
             .insert(who.user, Member { participant: participant.clone(), connections: 1, since: self.next_since });
@@ -266,6 +269,23 @@ impl RoomState {
         }
         let member = self.members.get_mut(&user)?;
         member.participant.chat_muted = muted;
+        Some(member.participant.clone())
+    }
+
+    /// Whether this person may publish audio and video: staff always, students when invited.
+    pub fn may_publish(&self, who: &Identity) -> bool {
+        who.role.is_staff() || self.speakers.contains(&who.user)
+    }
+
+    /// Invite a student to speak, or stop them; returns their participant entry if it changed
+    /// and they are here.
+    pub fn set_may_speak(&mut self, user: UserId, allowed: bool) -> Option<Participant> {
+        let changed = if allowed { self.speakers.insert(user) } else { self.speakers.remove(&user) };
+        if !changed {
+            return None;
+        }
+        let member = self.members.get_mut(&user)?;
+        member.participant.may_speak = allowed;
         Some(member.participant.clone())
     }
 

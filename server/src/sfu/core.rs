@@ -1,0 +1,890 @@
+//! One SFU worker's media state, without I/O: its peers (one str0m `Rtc` per browser), what
+//! each publishes and what each receives, and the forwarding between them.
+//!
+//! The worker thread feeds it datagrams and the time and sends what it returns; tests feed it
+//! simulated time and a simulated network. Every call is a plain `&mut self` call: there is no
+//! lock anywhere on the packet path.
+//!
+//! Each browser has one peer connection and is always the offerer, so there is never glare:
+//! its sending m-lines carry what it publishes (declared in `media_offer`), its receiving
+//! m-lines are slots the server fills: audio slots with the class's microphones, video slots
+//! with whatever the page asked for in `media_view` (last-N: only what it shows).
+
+use super::keyframes::KeyframeGate;
+use super::layers::{self, LayerSelector, SlotNeed};
+use super::speaker::SpeakerDetector;
+use super::timeline::Timeline;
+use app::protocol::{MediaSource, Publication, UserId, VideoQuality, ViewSlot};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::SdpOffer;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid, Rids};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+
+pub type PeerId = u64;
+pub type ClassId = i64;
+/// A published track: its peer and its m-line there.
+pub type TrackKey = (PeerId, Mid);
+
+/// How often layers are re-allocated, meters rolled and owed keyframes sent.
+const HOUSEKEEPING: Duration = Duration::from_millis(250);
+/// Bitrates assumed for a layer not yet measured.
+const NOMINAL_BPS: [u64; 3] = [150_000, 500_000, 1_500_000];
+/// Downlink kept for each audio slot when splitting a subscriber's estimate among videos.
+const AUDIO_BPS: u64 = 50_000;
+/// A layer not heard from for this long is taken as stopped (the publisher's encoder dropped it).
+const LAYER_STALE: Duration = Duration::from_millis(1500);
+/// Most m-lines one browser may declare as published (camera, microphone, screen).
+const MAX_PUBLICATIONS: usize = 3;
+/// Longest mid accepted (str0m's limit).
+const MAX_MID_LEN: usize = 16;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SfuError {
+    #[error("the SDP offer is not valid: {0}")]
+    BadSdp(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("this class has reached its limit of {0} media connections")]
+    ClassFull(usize),
+    #[error("this class already has {0} people publishing; ask a teacher to stop someone first")]
+    TooManyPublishers(usize),
+    #[error("that media session is not yours")]
+    NotYours,
+    #[error("no such media session; offer again")]
+    NoSession,
+    #[error("the media server is not running")]
+    Unavailable,
+}
+
+/// Limits and tuning of one worker.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_participants: usize,
+    pub max_publishers: usize,
+    pub rejoin_grace: Duration,
+    /// At most one keyframe request per published layer this often.
+    pub keyframe_interval: Duration,
+    /// How long a better layer must fit before a slot moves up to it.
+    pub upgrade_hold: Duration,
+    /// The downlink estimate a new subscriber starts from.
+    pub initial_estimate_bps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_participants: 1000,
+            max_publishers: 8,
+            rejoin_grace: Duration::from_secs(20),
+            keyframe_interval: Duration::from_millis(500),
+            upgrade_hold: Duration::from_secs(2),
+            initial_estimate_bps: 1_000_000,
+        }
+    }
+}
+
+/// A browser's offer, already checked by the room (role, may it publish).
+#[derive(Clone, Debug)]
+pub struct OfferRequest {
+    pub class: ClassId,
+    pub peer: PeerId,
+    pub user: UserId,
+    pub sdp: String,
+    pub publish: Vec<Publication>,
+}
+
+/// The answer, and what the peer now publishes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    pub answer: String,
+    pub published: Vec<(String, MediaSource)>,
+}
+
+/// What the room hears from the SFU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SfuEvent {
+    /// The peer is gone (its connection failed, or it did not come back within the grace).
+    PeerClosed { class: ClassId, peer: PeerId },
+    ActiveSpeaker { class: ClassId, user: Option<UserId> },
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug)]
+pub struct Datagram {
+    pub destination: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+/// Packets and frames one layer of a published track brought in.
+#[derive(Clone, Debug, Default)]
+struct Meter {
+    window_start: Option<Instant>,
+    bytes: u64,
+    bps: Option<u64>,
+    last_seen: Option<Instant>,
+}
+
+impl Meter {
+    fn add(&mut self, now: Instant, bytes: usize) {
+        self.window_start.get_or_insert(now);
+        self.bytes += bytes as u64;
+        self.last_seen = Some(now);
+    }
+
+    fn roll(&mut self, now: Instant) {
+        if self.last_seen.is_none_or(|seen| now.duration_since(seen) > LAYER_STALE) {
+            *self = Meter::default();
+            return;
+        }
+        if let Some(start) = self.window_start {
+            let span = now.duration_since(start);
+            if span >= Duration::from_secs(1) {
+                self.bps = Some(self.bytes * 8 * 1000 / span.as_millis().max(1) as u64);
+                self.bytes = 0;
+                self.window_start = Some(now);
+            }
+        }
+    }
+
+    /// The layer's bitrate, if it is arriving.
+    fn rate(&self, nominal: u64) -> Option<u64> {
+        self.last_seen.map(|_| self.bps.unwrap_or(nominal).max(1))
+    }
+}
+
+#[derive(Debug)]
+struct Published {
+    source: MediaSource,
+    kind: MediaKind,
+    /// Per simulcast layer (index 0 also serves a track without simulcast).
+    meters: [Meter; 3],
+    gates: [KeyframeGate; 3],
+    simulcast: bool,
+}
+
+/// Where a frame of a published track goes in a subscriber.
+#[derive(Debug)]
+struct AudioSlot {
+    mid: Mid,
+    track: Option<TrackKey>,
+    timeline: Timeline,
+    last_source: Option<TrackKey>,
+}
+
+#[derive(Debug)]
+struct VideoSlot {
+    mid: Mid,
+    track: Option<TrackKey>,
+    quality: VideoQuality,
+    selector: LayerSelector,
+    timeline: Timeline,
+    last_source: Option<(TrackKey, VideoQuality)>,
+}
+
+struct Peer {
+    class: ClassId,
+    user: UserId,
+    rtc: Rtc,
+    published: HashMap<Mid, Published>,
+    audio_slots: Vec<AudioSlot>,
+    video_slots: Vec<VideoSlot>,
+    egress_bps: Option<u64>,
+    next_timeout: Instant,
+    disconnected_since: Option<Instant>,
+}
+
+#[derive(Default)]
+struct ClassMedia {
+    peers: Vec<PeerId>,
+    speaker: SpeakerDetector<TrackKey>,
+}
+
+/// Work that needs more than one peer, queued so that no peer is borrowed twice.
+enum Action {
+    Forward(PeerId, Box<MediaData>),
+    Keyframe(TrackKey, usize),
+    Drive(PeerId),
+}
+
+pub struct SfuCore {
+    limits: Limits,
+    candidates: Vec<SocketAddr>,
+    peers: HashMap<PeerId, Peer>,
+    classes: HashMap<ClassId, ClassMedia>,
+    /// Which peer a remote address belongs to, learnt from `Rtc::accepts`.
+    by_source: HashMap<SocketAddr, PeerId>,
+    outbox: VecDeque<Datagram>,
+    events: Vec<SfuEvent>,
+    actions: VecDeque<Action>,
+    next_housekeeping: Option<Instant>,
+}
+
+impl SfuCore {
+    /// `candidates`: the addresses browsers are told to send to (one per UDP socket family).
+    pub fn new(limits: Limits, candidates: Vec<SocketAddr>) -> Self {
+        Self {
+            limits,
+            candidates,
+            peers: HashMap::new(),
+            classes: HashMap::new(),
+            by_source: HashMap::new(),
+            outbox: VecDeque::new(),
+            events: Vec::new(),
+            actions: VecDeque::new(),
+            next_housekeeping: None,
+        }
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Accept a browser's offer (its first, or a renegotiation or ICE restart) and answer it.
+    pub fn offer(&mut self, now: Instant, req: OfferRequest) -> Result<Accepted, SfuError> {
+        let offer = SdpOffer::from_sdp_string(&req.sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        check_publications(&req.publish)?;
+        let is_new = match self.peers.get(&req.peer) {
+            Some(peer) if peer.user != req.user || peer.class != req.class => return Err(SfuError::NotYours),
+            Some(_) => false,
+            None => {
+                let present = self.classes.get(&req.class).map_or(0, |c| c.peers.len());
+                if present >= self.limits.max_participants {
+                    return Err(SfuError::ClassFull(self.limits.max_participants));
+                }
+                true
+            }
+        };
+        if !req.publish.is_empty() {
+            let publishers = self.publishers(req.class, Some(req.user));
+            if publishers >= self.limits.max_publishers {
+                return Err(SfuError::TooManyPublishers(self.limits.max_publishers));
+            }
+        }
+        if is_new {
+            let rtc = self.new_rtc(now);
+            let peer = Peer {
+                class: req.class,
+                user: req.user,
+                rtc,
+                published: HashMap::new(),
+                audio_slots: Vec::new(),
+                video_slots: Vec::new(),
+                egress_bps: None,
+                next_timeout: now,
+                disconnected_since: None,
+            };
+            self.peers.insert(req.peer, peer);
+            self.classes.entry(req.class).or_default().peers.push(req.peer);
+        }
+        let Some(peer) = self.peers.get_mut(&req.peer) else { return Err(SfuError::NoSession) };
+        // str0m is strict, but an offer is outside input: a panic in it must cost this peer,
+        // never the worker and its other classes.
+        let answer = match catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer))) {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(err)) => {
+                if is_new {
+                    self.close_peer(req.peer);
+                }
+                return Err(SfuError::BadSdp(err.to_string()));
+            }
+            Err(_) => {
+                tracing::warn!(peer = req.peer, "str0m panicked on an offer; the peer is closed");
+                self.close_peer(req.peer);
+                return Err(SfuError::BadSdp("the offer could not be processed".into()));
+            }
+        };
+        // What the browser declared must match its m-lines: a sending m-line of the right kind.
+        let mut published = Vec::new();
+        let mut wanted: HashMap<Mid, MediaSource> = HashMap::new();
+        for p in &req.publish {
+            let mid = Mid::from(p.mid.as_str());
+            let fits = peer.rtc.media(mid).is_some_and(|m| {
+                let receiving = matches!(m.direction(), Direction::RecvOnly | Direction::SendRecv);
+                receiving && (m.kind() == MediaKind::Video) == p.source.is_video()
+            });
+            if !fits {
+                if is_new {
+                    self.close_peer(req.peer);
+                }
+                return Err(SfuError::BadRequest(format!(
+                    "m-line {} is not a {} the browser sends",
+                    p.mid,
+                    if p.source.is_video() { "video" } else { "audio track" }
+                )));
+            }
+            wanted.insert(mid, p.source);
+            published.push((p.mid.clone(), p.source));
+        }
+        let ended: Vec<Mid> = peer.published.keys().filter(|m| !wanted.contains_key(*m)).copied().collect();
+        for mid in &ended {
+            peer.published.remove(mid);
+        }
+        for (mid, source) in wanted {
+            let kind = if source.is_video() { MediaKind::Video } else { MediaKind::Audio };
+            let simulcast = peer.rtc.media(mid).is_some_and(|m| matches!(m.rids_rx(), Rids::Specific(rids) if rids.len() > 1));
+            let entry = peer.published.entry(mid).or_insert_with(|| Published {
+                source,
+                kind,
+                meters: Default::default(),
+                gates: Default::default(),
+                simulcast,
+            });
+            entry.source = source;
+            entry.simulcast = simulcast;
+        }
+        let class = req.class;
+        for mid in ended {
+            self.track_ended(class, (req.peer, mid));
+        }
+        self.drive(now, req.peer);
+        self.assign_audio(class);
+        self.run_actions(now);
+        Ok(Accepted { answer: answer.to_sdp_string(), published })
+    }
+
+    /// Set what a browser's receiving video m-lines show.
+    pub fn view(&mut self, now: Instant, peer_id: PeerId, user: UserId, slots: &[ViewSlot]) -> Result<(), SfuError> {
+        let peer = self.peers.get(&peer_id).ok_or(SfuError::NoSession)?;
+        if peer.user != user {
+            return Err(SfuError::NotYours);
+        }
+        let class = peer.class;
+        let mut wanted: Vec<(Mid, Option<TrackKey>, VideoQuality)> = Vec::new();
+        for slot in slots {
+            let mid = Mid::from(slot.mid.as_str());
+            if slot.mid.len() > MAX_MID_LEN || !peer.video_slots.iter().any(|s| s.mid == mid) {
+                return Err(SfuError::BadRequest(format!("m-line {} is not one of your video slots", slot.mid)));
+            }
+            if wanted.iter().any(|(m, _, _)| *m == mid) {
+                return Err(SfuError::BadRequest(format!("m-line {} is named twice", slot.mid)));
+            }
+            let track = match &slot.track {
+                None => None,
+                Some(id) => {
+                    let key = parse_track_id(id)
+                        .filter(|k| k.0 != peer_id && self.is_video_track(class, *k))
+                        .ok_or_else(|| SfuError::BadRequest(format!("there is no video track {id} to show")))?;
+                    Some(key)
+                }
+            };
+            wanted.push((mid, track, slot.quality));
+        }
+        let Some(peer) = self.peers.get_mut(&peer_id) else { return Err(SfuError::NoSession) };
+        for slot in &mut peer.video_slots {
+            let (track, quality) =
+                wanted.iter().find(|(m, _, _)| *m == slot.mid).map_or((None, slot.quality), |(_, t, q)| (*t, *q));
+            slot.quality = quality;
+            if slot.track != track {
+                slot.track = track;
+                slot.selector.reset(None);
+            }
+        }
+        self.allocate(now, peer_id);
+        self.run_actions(now);
+        Ok(())
+    }
+
+    /// End a peer's publishing (a teacher stopped a student); it goes on receiving.
+    pub fn stop_publishing(&mut self, now: Instant, class: ClassId, user: UserId) {
+        let ids: Vec<PeerId> = self.class_peers(class).filter(|id| self.peers[id].user == user).collect();
+        for id in ids {
+            let Some(peer) = self.peers.get_mut(&id) else { continue };
+            let mids: Vec<Mid> = peer.published.drain().map(|(m, _)| m).collect();
+            for mid in mids {
+                self.track_ended(class, (id, mid));
+            }
+        }
+        self.assign_audio(class);
+        self.run_actions(now);
+    }
+
+    /// Close a peer for good.
+    pub fn close(&mut self, now: Instant, peer: PeerId) {
+        self.close_peer(peer);
+        self.run_actions(now);
+    }
+
+    /// A datagram arrived on the worker's socket at `destination` (the announced address).
+    pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, bytes: &[u8]) {
+        let Ok(contents) = bytes.try_into() else { return };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let cached = self.by_source.get(&source).copied().filter(|id| {
+            // An address can move to another peer (a NAT rebinding); check before trusting it.
+            self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input))
+        });
+        let found = cached.or_else(|| self.peers.iter().find(|(_, p)| p.rtc.accepts(&input)).map(|(id, _)| *id));
+        let Some(id) = found else { return };
+        self.by_source.insert(source, id);
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        match catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::debug!(peer = id, %err, "a datagram was refused"),
+            Err(_) => {
+                tracing::warn!(peer = id, "str0m panicked on a datagram; the peer is closed");
+                let class = peer.class;
+                self.close_peer(id);
+                self.events.push(SfuEvent::PeerClosed { class, peer: id });
+                return;
+            }
+        }
+        self.actions.push_back(Action::Drive(id));
+        self.run_actions(now);
+    }
+
+    /// Advance time: peers' timers, layer allocation, owed keyframes, the grace for peers
+    /// whose connection dropped, and the active speaker.
+    pub fn tick(&mut self, now: Instant) {
+        let due: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.next_timeout <= now).map(|(id, _)| *id).collect();
+        for id in due {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
+                self.actions.push_back(Action::Drive(id));
+            }
+        }
+        self.run_actions(now);
+        if self.next_housekeeping.is_none_or(|t| t <= now) {
+            self.next_housekeeping = Some(now + HOUSEKEEPING);
+            self.housekeeping(now);
+        }
+    }
+
+    /// When `tick` is next needed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().map(|p| p.next_timeout).min();
+        match (peers, self.next_housekeeping) {
+            (Some(p), Some(h)) => Some(p.min(h)),
+            (p, h) => p.or(h),
+        }
+    }
+
+    pub fn poll_datagram(&mut self) -> Option<Datagram> {
+        self.outbox.pop_front()
+    }
+
+    pub fn take_events(&mut self) -> Vec<SfuEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn new_rtc(&self, now: Instant) -> Rtc {
+        let mut rtc = RtcConfig::new()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
+            .enable_bwe(Some(Bitrate::bps(self.limits.initial_estimate_bps)))
+            .build(now);
+        for addr in &self.candidates {
+            match Candidate::host(*addr, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(err) => tracing::error!(%addr, %err, "cannot use this address as an ICE candidate"),
+            }
+        }
+        rtc
+    }
+
+    fn class_peers(&self, class: ClassId) -> impl Iterator<Item = PeerId> + '_ {
+        self.classes.get(&class).into_iter().flat_map(|c| c.peers.iter().copied())
+    }
+
+    /// People publishing in a class, not counting `except`.
+    fn publishers(&self, class: ClassId, except: Option<UserId>) -> usize {
+        let mut users: Vec<UserId> = self
+            .class_peers(class)
+            .filter_map(|id| self.peers.get(&id))
+            .filter(|p| !p.published.is_empty() && Some(p.user) != except)
+            .map(|p| p.user)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users.len()
+    }
+
+    fn is_video_track(&self, class: ClassId, (peer, mid): TrackKey) -> bool {
+        self.peers
+            .get(&peer)
+            .is_some_and(|p| p.class == class && p.published.get(&mid).is_some_and(|t| t.kind == MediaKind::Video))
+    }
+
+    fn close_peer(&mut self, id: PeerId) {
+        let Some(mut peer) = self.peers.remove(&id) else { return };
+        peer.rtc.disconnect();
+        self.by_source.retain(|_, p| *p != id);
+        let class = peer.class;
+        for mid in peer.published.keys() {
+            self.track_ended(class, (id, *mid));
+        }
+        if let Some(c) = self.classes.get_mut(&class) {
+            c.peers.retain(|p| *p != id);
+            if c.peers.is_empty() {
+                self.classes.remove(&class);
+                return;
+            }
+        }
+        self.assign_audio(class);
+    }
+
+    /// Take a track out of every slot showing it.
+    fn track_ended(&mut self, class: ClassId, key: TrackKey) {
+        let Some(c) = self.classes.get_mut(&class) else { return };
+        if c.speaker.remove(key).is_some() {
+            self.events.push(SfuEvent::ActiveSpeaker { class, user: None });
+        }
+        for id in c.peers.clone() {
+            let Some(peer) = self.peers.get_mut(&id) else { continue };
+            for slot in peer.video_slots.iter_mut().filter(|s| s.track == Some(key)) {
+                slot.track = None;
+                slot.selector.reset(None);
+            }
+            for slot in peer.audio_slots.iter_mut().filter(|s| s.track == Some(key)) {
+                slot.track = None;
+            }
+        }
+    }
+
+    /// Fill each peer's audio slots with the class's microphones (not its own), keeping the
+    /// slots that already carry a microphone still published.
+    fn assign_audio(&mut self, class: ClassId) {
+        let ids: Vec<PeerId> = self.class_peers(class).collect();
+        let mut microphones: Vec<TrackKey> = Vec::new();
+        for id in &ids {
+            if let Some(p) = self.peers.get(id) {
+                let mut mids: Vec<Mid> =
+                    p.published.iter().filter(|(_, t)| t.kind == MediaKind::Audio).map(|(m, _)| *m).collect();
+                mids.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+                microphones.extend(mids.into_iter().map(|m| (*id, m)));
+            }
+        }
+        for id in ids {
+            let Some(peer) = self.peers.get_mut(&id) else { continue };
+            for slot in &mut peer.audio_slots {
+                if slot.track.is_some_and(|t| !microphones.contains(&t)) {
+                    slot.track = None;
+                }
+            }
+            let missing: Vec<TrackKey> = microphones
+                .iter()
+                .filter(|t| t.0 != id && !peer.audio_slots.iter().any(|s| s.track == Some(**t)))
+                .copied()
+                .collect();
+            let mut missing = missing.into_iter();
+            for slot in peer.audio_slots.iter_mut().filter(|s| s.track.is_none()) {
+                slot.track = missing.next();
+            }
+        }
+    }
+
+    fn run_actions(&mut self, now: Instant) {
+        // Bounded: each action is finite and queues work only for other peers.
+        let mut budget = 100_000usize;
+        while let Some(action) = self.actions.pop_front() {
+            budget -= 1;
+            if budget == 0 {
+                tracing::error!("SFU action loop did not settle; dropping the rest");
+                self.actions.clear();
+                break;
+            }
+            match action {
+                Action::Drive(id) => self.drive(now, id),
+                Action::Forward(from, data) => self.forward(now, from, data),
+                Action::Keyframe(key, layer) => self.request_keyframe(now, key, layer),
+            }
+        }
+    }
+
+    /// Poll a peer until it has nothing more to say; queue what concerns others.
+    fn drive(&mut self, now: Instant, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        let mut failed = false;
+        loop {
+            let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
+                Ok(Ok(output)) => output,
+                Ok(Err(err)) => {
+                    tracing::debug!(peer = id, %err, "peer failed");
+                    failed = true;
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(peer = id, "str0m panicked while polling; the peer is closed");
+                    failed = true;
+                    break;
+                }
+            };
+            match output {
+                Output::Timeout(t) => {
+                    peer.next_timeout = t;
+                    break;
+                }
+                Output::Transmit(t) => {
+                    self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.to_vec() })
+                }
+                Output::Event(event) => match event {
+                    Event::IceConnectionStateChange(state) => {
+                        peer.disconnected_since = match state {
+                            IceConnectionState::Disconnected => Some(peer.disconnected_since.unwrap_or(now)),
+                            _ => None,
+                        };
+                    }
+                    Event::MediaAdded(added) => sync_slot(peer, added.mid, added.kind, added.direction),
+                    Event::MediaChanged(changed) => {
+                        if let Some(kind) = peer.rtc.media(changed.mid).map(|m| m.kind()) {
+                            sync_slot(peer, changed.mid, kind, changed.direction);
+                        }
+                    }
+                    Event::MediaData(data) if peer.published.contains_key(&data.mid) => {
+                        self.actions.push_back(Action::Forward(id, Box::new(data)));
+                    }
+                    Event::KeyframeRequest(req) => {
+                        if let Some(slot) = peer.video_slots.iter().find(|s| s.mid == req.mid)
+                            && let (Some(track), Some(layer)) = (slot.track, slot.selector.current())
+                        {
+                            self.actions.push_back(Action::Keyframe(track, layers::index(layer)));
+                        }
+                    }
+                    Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                        peer.egress_bps = Some(estimate.as_u64());
+                    }
+                    _ => {}
+                },
+            }
+        }
+        if failed || !peer.rtc.is_alive() {
+            let class = peer.class;
+            self.close_peer(id);
+            self.events.push(SfuEvent::PeerClosed { class, peer: id });
+        }
+    }
+
+    /// A frame from a publisher: measure it, then write it into every slot that shows it.
+    fn forward(&mut self, now: Instant, from: PeerId, data: Box<MediaData>) {
+        let key = (from, data.mid);
+        let Some(publisher) = self.peers.get_mut(&from) else { return };
+        let class = publisher.class;
+        let Some(track) = publisher.published.get_mut(&data.mid) else { return };
+        // Some browsers announce rids only in the RTP header extension.
+        track.simulcast |= data.rid.is_some();
+        let is_video = track.kind == MediaKind::Video;
+        let layer = match data.rid {
+            Some(rid) if track.simulcast => match layers::layer_of(rid) {
+                Some(layer) => layer,
+                None => return,
+            },
+            _ => VideoQuality::Low,
+        };
+        let li = layers::index(layer);
+        track.meters[li].add(now, data.data.len());
+        let keyframe = is_video && data.is_keyframe();
+        if keyframe {
+            track.gates[li].keyframe_arrived();
+        } else if is_video && !data.contiguous {
+            self.actions.push_back(Action::Keyframe(key, li));
+        }
+        let level = data.ext_vals.audio_level;
+        let voice = data.ext_vals.voice_activity.unwrap_or(false);
+        let Some(c) = self.classes.get_mut(&class) else { return };
+        if !is_video && let Some(level) = level {
+            c.speaker.level(key, level);
+        }
+        for &to in &c.peers {
+            if to == from {
+                continue;
+            }
+            let Some(sub) = self.peers.get_mut(&to) else { continue };
+            let mut wrote = false;
+            if is_video {
+                for slot in sub.video_slots.iter_mut().filter(|s| s.track == Some(key)) {
+                    if !slot.selector.accept(layer, keyframe) {
+                        continue;
+                    }
+                    let switched = slot.last_source != Some((key, layer));
+                    slot.last_source = Some((key, layer));
+                    let time = slot.timeline.map(data.time, data.network_time, switched);
+                    let Some(writer) = sub.rtc.writer(slot.mid) else { continue };
+                    let Some(pt) = writer.match_params(data.params) else { continue };
+                    wrote |= writer.write(pt, data.network_time, time, data.data.clone()).is_ok();
+                }
+            } else {
+                for slot in sub.audio_slots.iter_mut().filter(|s| s.track == Some(key)) {
+                    let switched = slot.last_source != Some(key);
+                    slot.last_source = Some(key);
+                    let time = slot.timeline.map(data.time, data.network_time, switched);
+                    let Some(mut writer) = sub.rtc.writer(slot.mid) else { continue };
+                    let Some(pt) = writer.match_params(data.params) else { continue };
+                    if let Some(level) = level {
+                        writer = writer.audio_level(level, voice);
+                    }
+                    wrote |= writer.write(pt, data.network_time, time, data.data.clone()).is_ok();
+                }
+            }
+            if wrote {
+                self.actions.push_back(Action::Drive(to));
+            }
+        }
+    }
+
+    fn request_keyframe(&mut self, now: Instant, (peer_id, mid): TrackKey, layer: usize) {
+        let interval = self.limits.keyframe_interval;
+        let Some(peer) = self.peers.get_mut(&peer_id) else { return };
+        let Some(track) = peer.published.get_mut(&mid) else { return };
+        if track.kind != MediaKind::Video || !track.gates[layer].request(now, interval) {
+            return;
+        }
+        let rid = track.simulcast.then(|| layers::rid_of(layers::LAYERS[layer]));
+        send_keyframe_request(peer, mid, rid);
+        self.actions.push_back(Action::Drive(peer_id));
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        let interval = self.limits.keyframe_interval;
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        let mut lost = Vec::new();
+        for id in &ids {
+            let Some(peer) = self.peers.get_mut(id) else { continue };
+            for (mid, track) in &mut peer.published {
+                for meter in &mut track.meters {
+                    meter.roll(now);
+                }
+                for (i, gate) in track.gates.iter_mut().enumerate() {
+                    if gate.due(now, interval) {
+                        let rid = track.simulcast.then(|| layers::rid_of(layers::LAYERS[i]));
+                        if let Some(mut writer) = peer.rtc.writer(*mid) {
+                            let _ = writer.request_keyframe(rid, KeyframeRequestKind::Pli);
+                        }
+                    }
+                }
+            }
+            if peer.disconnected_since.is_some_and(|t| now.duration_since(t) >= self.limits.rejoin_grace) {
+                lost.push((*id, peer.class));
+            }
+            self.actions.push_back(Action::Drive(*id));
+        }
+        for id in &ids {
+            self.allocate(now, *id);
+        }
+        for (id, class) in lost {
+            tracing::debug!(peer = id, "media connection lost for longer than the grace");
+            self.close_peer(id);
+            self.events.push(SfuEvent::PeerClosed { class, peer: id });
+        }
+        for (class, c) in &mut self.classes {
+            if let Some(change) = c.speaker.evaluate(now) {
+                let user = change.and_then(|(peer, _)| self.peers.get(&peer)).map(|p| p.user);
+                self.events.push(SfuEvent::ActiveSpeaker { class: *class, user });
+            }
+        }
+        self.run_actions(now);
+    }
+
+    /// Split a subscriber's downlink among its video slots and move each towards its share.
+    fn allocate(&mut self, now: Instant, id: PeerId) {
+        let Some(peer) = self.peers.get(&id) else { return };
+        let mut order: Vec<usize> = (0..peer.video_slots.len()).filter(|i| peer.video_slots[*i].track.is_some()).collect();
+        order.sort_by_key(|i| std::cmp::Reverse(peer.video_slots[*i].quality));
+        let needs: Vec<SlotNeed> = order
+            .iter()
+            .map(|i| {
+                let slot = &peer.video_slots[*i];
+                let track = slot.track.and_then(|(p, m)| self.peers.get(&p)?.published.get(&m));
+                match track {
+                    Some(t) if t.simulcast => SlotNeed {
+                        max: slot.quality,
+                        layer_bps: std::array::from_fn(|l| t.meters[l].rate(NOMINAL_BPS[l])),
+                    },
+                    Some(t) => SlotNeed {
+                        max: VideoQuality::Low,
+                        layer_bps: [t.meters[0].rate(NOMINAL_BPS[2]), None, None],
+                    },
+                    None => SlotNeed { max: VideoQuality::Low, layer_bps: [None; 3] },
+                }
+            })
+            .collect();
+        let audio = AUDIO_BPS * peer.audio_slots.iter().filter(|s| s.track.is_some()).count() as u64;
+        let budget = peer.egress_bps.map_or(u64::MAX, |e| e.saturating_sub(audio));
+        let allowed = layers::allocate(budget, &needs);
+        let desired: u64 = needs
+            .iter()
+            .map(|n| n.layer_bps[..=layers::index(n.max)].iter().flatten().max().copied().unwrap_or(0))
+            .sum::<u64>()
+            + audio;
+        let hold = self.limits.upgrade_hold;
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        if desired > 0 {
+            let minimum = needs.iter().filter_map(|n| n.layer_bps.iter().flatten().min().copied()).sum::<u64>() + audio;
+            peer.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+        }
+        for (i, layer) in order.into_iter().zip(allowed) {
+            let slot = &mut peer.video_slots[i];
+            slot.selector.update(now, layer, hold);
+            if let (Some(track), Some(want)) = (slot.track, slot.selector.wants_keyframe()) {
+                self.actions.push_back(Action::Keyframe(track, layers::index(want)));
+            }
+        }
+    }
+}
+
+/// A receiving m-line of a browser (sending, from here) is a slot; any other direction is not.
+fn sync_slot(peer: &mut Peer, mid: Mid, kind: MediaKind, direction: Direction) {
+    let sending = matches!(direction, Direction::SendOnly | Direction::SendRecv);
+    peer.audio_slots.retain(|s| s.mid != mid || (sending && kind == MediaKind::Audio));
+    peer.video_slots.retain(|s| s.mid != mid || (sending && kind == MediaKind::Video));
+    if !sending {
+        return;
+    }
+    match kind {
+        MediaKind::Audio if !peer.audio_slots.iter().any(|s| s.mid == mid) => {
+            peer.audio_slots.push(AudioSlot { mid, track: None, timeline: Timeline::default(), last_source: None })
+        }
+        MediaKind::Video if !peer.video_slots.iter().any(|s| s.mid == mid) => peer.video_slots.push(VideoSlot {
+            mid,
+            track: None,
+            quality: VideoQuality::High,
+            selector: LayerSelector::default(),
+            timeline: Timeline::default(),
+            last_source: None,
+        }),
+        _ => {}
+    }
+}
+
+fn send_keyframe_request(peer: &mut Peer, mid: Mid, rid: Option<Rid>) {
+    if let Some(mut writer) = peer.rtc.writer(mid)
+        && let Err(err) = writer.request_keyframe(rid, KeyframeRequestKind::Pli)
+    {
+        tracing::debug!(%err, "keyframe request not sent");
+    }
+}
+
+fn check_publications(publish: &[Publication]) -> Result<(), SfuError> {
+    if publish.len() > MAX_PUBLICATIONS {
+        return Err(SfuError::BadRequest(format!("at most {MAX_PUBLICATIONS} tracks may be published")));
+    }
+    for (i, p) in publish.iter().enumerate() {
+        if p.mid.is_empty() || p.mid.len() > MAX_MID_LEN {
+            return Err(SfuError::BadRequest(format!("mid must be 1 to {MAX_MID_LEN} characters")));
+        }
+        if publish[..i].iter().any(|q| q.mid == p.mid || q.source == p.source) {
+            return Err(SfuError::BadRequest("each m-line and each source may be published once".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The wire id of a track: `<peer>-<mid>`.
+pub fn track_id((peer, mid): TrackKey) -> String {
+    format!("{peer}-{mid}")
+}
+
+pub fn parse_track_id(id: &str) -> Option<TrackKey> {
+    let (peer, mid) = id.split_once('-')?;
+    if mid.is_empty() || mid.len() > MAX_MID_LEN {
+        return None;
+    }
+    Some((peer.parse().ok()?, Mid::from(mid)))
+}

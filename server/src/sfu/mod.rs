@@ -1,0 +1,25 @@
+//! Live audio and video: a selective forwarding unit (SFU) inside the server, built on str0m.
+//!
+//! - [`core`]: one worker's peers and the forwarding between them, sans-IO (tested on
+//!   simulated time).
+//! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
+//! - [`layers`]: simulcast layer allocation and switching.
+//! - [`keyframes`]: coalesced keyframe requests.
+//! - [`speaker`]: the active speaker from audio levels.
+//! - [`timeline`]: continuous RTP timestamps across source and layer switches.
+//!
+//! Signalling rides the room's WebSocket (`media_offer`, `media_answer`, `media_view`); the room
+//! actor checks who may publish and calls the class's worker through [`Sfu`].
+
+pub mod core;
+pub mod keyframes;
+pub mod layers;
+pub mod speaker;
+pub mod timeline;
+pub mod worker;
+
+#[cfg(test)]
+mod sim_tests;
+
+pub use self::core::{Accepted, ClassId, OfferRequest, PeerId, SfuError, SfuEvent};
+pub use worker::Sfu;

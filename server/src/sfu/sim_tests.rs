@@ -1,0 +1,561 @@
+//! The SFU core on simulated time: str0m peers playing browsers, a simulated network between
+//! them and the core, and a clock that only moves when the test says so. Nothing here sleeps
+//! or opens a socket, so every run sees the same packets in the same order.
+
+use super::core::{Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent, track_id};
+use app::protocol::{MediaSource, Publication, VideoQuality, ViewSlot};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+const SFU: &str = "10.0.0.1:4000";
+const CLASS: i64 = 7;
+const LATENCY: Duration = Duration::from_millis(10);
+const STEP: Duration = Duration::from_millis(1);
+/// Frame sizes per layer (q, h, f): about 72, 290 and 960 kbit/s at 30 fps.
+const FRAME_BYTES: [usize; 3] = [300, 1_200, 4_000];
+const RIDS: [&str; 3] = ["q", "h", "f"];
+
+fn sfu_addr() -> SocketAddr {
+    SFU.parse().unwrap()
+}
+
+/// A browser, played by str0m.
+struct Browser {
+    rtc: Rtc,
+    addr: SocketAddr,
+    user: i64,
+    peer: PeerId,
+    next_timeout: Instant,
+    received: Vec<Received>,
+    keyframe_requests: Vec<Option<String>>,
+}
+
+/// A frame a browser received.
+#[derive(Clone, Debug)]
+struct Received {
+    mid: Mid,
+    layer: u8,
+    seq: u32,
+    keyframe: bool,
+    rtp_time: u64,
+    contiguous: bool,
+}
+
+struct Packet {
+    at: Instant,
+    from: SocketAddr,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Which packets the network loses.
+type Loss = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) -> bool>;
+
+struct Sim {
+    now: Instant,
+    core: SfuCore,
+    browsers: Vec<Browser>,
+    network: VecDeque<Packet>,
+    loss: Loss,
+    events: Vec<SfuEvent>,
+    /// Addresses cut off from the network (a browser that went away).
+    unplugged: Vec<SocketAddr>,
+}
+
+impl Sim {
+    fn new(limits: Limits) -> Self {
+        let now = Instant::now();
+        Self {
+            now,
+            core: SfuCore::new(limits, vec![sfu_addr()]),
+            browsers: Vec::new(),
+            network: VecDeque::new(),
+            loss: Box::new(|_, _, _| false),
+            events: Vec::new(),
+            unplugged: Vec::new(),
+        }
+    }
+
+    fn browser(&mut self, user: i64) -> usize {
+        let i = self.browsers.len();
+        let addr: SocketAddr = format!("10.0.1.{}:5000", i + 1).parse().unwrap();
+        let mut rtc = RtcConfig::new().clear_codecs().enable_vp8(true).enable_opus(true, false).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        self.browsers.push(Browser {
+            rtc,
+            addr,
+            user,
+            peer: 100 + i as u64,
+            next_timeout: self.now,
+            received: Vec::new(),
+            keyframe_requests: Vec::new(),
+        });
+        i
+    }
+
+    /// Offer what `build` adds; the core answers. Returns the mids added.
+    fn negotiate(
+        &mut self,
+        b: usize,
+        publish: &[(usize, MediaSource)],
+        build: impl FnOnce(&mut str0m::change::SdpApi) -> Vec<Mid>,
+    ) -> Result<Vec<Mid>, SfuError> {
+        let browser = &mut self.browsers[b];
+        let mut change = browser.rtc.sdp_api();
+        let mids = build(&mut change);
+        let (offer, pending): (_, SdpPendingOffer) = change.apply().expect("a change to offer");
+        let publish = publish.iter().map(|(i, source)| Publication { mid: mids[*i].to_string(), source: *source }).collect();
+        let req =
+            OfferRequest { class: CLASS, peer: browser.peer, user: browser.user, sdp: offer.to_sdp_string(), publish };
+        let accepted = self.core.offer(self.now, req)?;
+        let answer = SdpAnswer::from_sdp_string(&accepted.answer).expect("the core's answer parses");
+        self.browsers[b].rtc.sdp_api().accept_answer(pending, answer).expect("the answer is accepted");
+        Ok(mids)
+    }
+
+    /// A teacher's camera (three simulcast layers) and microphone.
+    fn publish_camera_and_mic(&mut self, b: usize) -> (Mid, Mid) {
+        let mids = self
+            .negotiate(b, &[(0, MediaSource::Camera), (1, MediaSource::Microphone)], |change| {
+                let mut simulcast = Simulcast::new();
+                for rid in RIDS {
+                    simulcast.add_send_layer(SimulcastLayer::new(rid));
+                }
+                let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(simulcast));
+                let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+                vec![video, audio]
+            })
+            .expect("publishing is accepted");
+        (mids[0], mids[1])
+    }
+
+    /// A student's page: `videos` video slots and one audio slot.
+    fn subscribe(&mut self, b: usize, videos: usize) -> Vec<Mid> {
+        self.negotiate(b, &[], |change| {
+            let mut mids: Vec<Mid> =
+                (0..videos).map(|_| change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)).collect();
+            mids.push(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None));
+            mids
+        })
+        .expect("subscribing is accepted")
+    }
+
+    fn view(&mut self, b: usize, slot: Mid, track: (PeerId, Mid), quality: VideoQuality) {
+        let browser = &self.browsers[b];
+        let slots = [ViewSlot { mid: slot.to_string(), track: Some(track_id(track)), quality }];
+        self.core.view(self.now, browser.peer, browser.user, &slots).expect("the view is accepted");
+    }
+
+    fn connected(&self, b: usize) -> bool {
+        self.browsers[b].rtc.is_connected()
+    }
+
+    /// Move the clock on by `d`, delivering packets and running every timer.
+    fn run(&mut self, d: Duration, mut each_ms: impl FnMut(&mut Sim)) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += STEP;
+            each_ms(self);
+            self.step();
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        while self.network.front().is_some_and(|p| p.at <= now) {
+            let Some(p) = self.network.pop_front() else { break };
+            if self.unplugged.contains(&p.from) || self.unplugged.contains(&p.to) {
+                continue;
+            }
+            if p.to == sfu_addr() {
+                self.core.receive(now, p.from, p.to, &p.bytes);
+            } else if let Some(b) = self.browsers.iter_mut().find(|b| b.addr == p.to) {
+                let contents = p.bytes.as_slice().try_into().expect("a datagram");
+                let input = Input::Receive(now, Receive { proto: Protocol::Udp, source: p.from, destination: p.to, contents });
+                b.rtc.handle_input(input).expect("browser takes the datagram");
+            }
+        }
+        if self.core.poll_timeout().is_some_and(|t| t <= now) {
+            self.core.tick(now);
+        }
+        while let Some(d) = self.core.poll_datagram() {
+            self.send(sfu_addr(), d.destination, d.contents);
+        }
+        self.events.extend(self.core.take_events());
+        for i in 0..self.browsers.len() {
+            if self.browsers[i].next_timeout <= now {
+                self.browsers[i].rtc.handle_input(Input::Timeout(now)).expect("timeout");
+            }
+            loop {
+                let output = self.browsers[i].rtc.poll_output().expect("browser output");
+                match output {
+                    Output::Timeout(t) => {
+                        self.browsers[i].next_timeout = t;
+                        break;
+                    }
+                    Output::Transmit(t) => {
+                        let from = self.browsers[i].addr;
+                        self.send(from, t.destination, t.contents.to_vec());
+                    }
+                    Output::Event(Event::MediaData(data)) => {
+                        let bytes = &data.data;
+                        if data.params.spec().codec == Codec::Vp8 && bytes.len() >= 6 {
+                            self.browsers[i].received.push(Received {
+                                mid: data.mid,
+                                layer: bytes[1],
+                                seq: u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]),
+                                keyframe: bytes[0] & 1 == 0,
+                                rtp_time: data.time.numer(),
+                                contiguous: data.contiguous,
+                            });
+                        }
+                    }
+                    Output::Event(Event::KeyframeRequest(req)) => {
+                        self.browsers[i].keyframe_requests.push(req.rid.map(|r| r.to_string()));
+                    }
+                    Output::Event(_) => {}
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        if (self.loss)(from, to, &bytes) {
+            return;
+        }
+        self.network.push_back(Packet { at: self.now + LATENCY, from, to, bytes });
+    }
+
+    /// Write one frame of every layer (keyframes where asked), as a camera at 30 fps does.
+    fn camera_frame(&mut self, b: usize, mid: Mid, seq: u32, keyframe: [bool; 3]) {
+        let now = self.now;
+        let rtc = &mut self.browsers[b].rtc;
+        for (layer, rid) in RIDS.iter().enumerate() {
+            let Some(writer) = rtc.writer(mid) else { return };
+            let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else { return };
+            let mut frame = vec![0u8; FRAME_BYTES[layer]];
+            frame[0] = if keyframe[layer] { 0x00 } else { 0x01 };
+            frame[1] = layer as u8;
+            frame[2..6].copy_from_slice(&seq.to_be_bytes());
+            let time = MediaTime::from_90khz(u64::from(seq) * 3_000 + 1_000_000 * layer as u64);
+            writer.rid((*rid).into()).write(pt, now, time, frame).expect("write a frame");
+        }
+    }
+
+    fn microphone_packet(&mut self, b: usize, mid: Mid, seq: u64, level: i8) {
+        let now = self.now;
+        let Some(writer) = self.browsers[b].rtc.writer(mid) else { return };
+        let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) else { return };
+        let time = MediaTime::new(seq * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        writer.audio_level(level, level > -60).write(pt, now, time, vec![0xf8, 0xff, 0xfe]).expect("write audio");
+    }
+}
+
+/// A camera that answers keyframe requests: each layer sends a keyframe on its first frame and
+/// whenever it was asked since the last frame.
+struct Camera {
+    b: usize,
+    mid: Mid,
+    seq: u32,
+    asked_seen: usize,
+    pending: [bool; 3],
+}
+
+impl Camera {
+    fn new(b: usize, mid: Mid) -> Self {
+        Self { b, mid, seq: 0, asked_seen: 0, pending: [true; 3] }
+    }
+
+    fn tick(&mut self, sim: &mut Sim, ms: u64) {
+        let asked = &sim.browsers[self.b].keyframe_requests;
+        for rid in &asked[self.asked_seen..] {
+            match rid.as_deref() {
+                Some(r) => {
+                    if let Some(i) = RIDS.iter().position(|x| *x == r) {
+                        self.pending[i] = true;
+                    }
+                }
+                None => self.pending = [true; 3],
+            }
+        }
+        self.asked_seen = asked.len();
+        if ms.is_multiple_of(33) {
+            sim.camera_frame(self.b, self.mid, self.seq, self.pending);
+            self.pending = [false; 3];
+            self.seq += 1;
+        }
+    }
+}
+
+fn connect(sim: &mut Sim, browsers: &[usize]) {
+    let mut waited = Duration::ZERO;
+    while !browsers.iter().all(|b| sim.connected(*b)) {
+        assert!(waited < Duration::from_secs(5), "browsers did not connect in 5 simulated seconds");
+        sim.run(Duration::from_millis(10), |_| {});
+        waited += Duration::from_millis(10);
+    }
+}
+
+/// Frames one slot received, in order.
+fn frames_in(sim: &Sim, b: usize, mid: Mid) -> Vec<Received> {
+    sim.browsers[b].received.iter().filter(|r| r.mid == mid).cloned().collect()
+}
+
+#[test]
+fn a_slot_switches_layers_only_on_a_keyframe_and_keeps_its_timeline() {
+    // A roomy downlink, so that the page's choice decides the layer.
+    let mut sim =
+        Sim::new(Limits { upgrade_hold: Duration::ZERO, initial_estimate_bps: 20_000_000, ..Limits::default() });
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let slots = sim.subscribe(student, 2);
+    connect(&mut sim, &[teacher, student]);
+    let track = (sim.browsers[teacher].peer, camera_mid);
+    sim.view(student, slots[0], track, VideoQuality::Low);
+
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    sim.run(Duration::from_secs(2), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    let low = frames_in(&sim, student, slots[0]);
+    assert!(low.len() > 40, "the low layer flows: {} frames", low.len());
+    assert!(low.iter().all(|f| f.layer == 0), "only the low layer is forwarded for a small tile");
+    assert!(low[0].keyframe, "a slot starts on a keyframe");
+
+    // The page makes the tile big: the slot moves to the full layer on its keyframe.
+    let before = low.len();
+    let asked_before = sim.browsers[teacher].keyframe_requests.len();
+    sim.view(student, slots[0], track, VideoQuality::High);
+    sim.run(Duration::from_secs(2), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    let asked: Vec<_> = sim.browsers[teacher].keyframe_requests[asked_before..].to_vec();
+    assert!(asked.contains(&Some("f".into())), "the SFU asked for a keyframe of the full layer: {asked:?}");
+    let after = frames_in(&sim, student, slots[0]);
+    let switched = &after[before..];
+    let first_full = switched.iter().position(|f| f.layer == 2).expect("the full layer arrives");
+    assert!(switched[first_full].keyframe, "the switch happens on a keyframe");
+    // Whatever the downlink estimate does later, every change of layer lands on a keyframe.
+    for pair in after.windows(2) {
+        assert!(pair[0].layer == pair[1].layer || pair[1].keyframe, "a switch without a keyframe: {pair:?}");
+    }
+    let full = switched.iter().filter(|f| f.layer == 2).count();
+    assert!(full * 2 > switched.len(), "the big tile mostly shows the full layer: {full} of {}", switched.len());
+    assert!(switched[..first_full].iter().all(|f| f.layer == 0), "the low layer bridged the wait");
+    // The browser sees one continuous stream: its RTP time only moves forward, about one
+    // frame (3,000 ticks) per frame, even across the switch to a layer with another base.
+    for pair in after.windows(2) {
+        let step = pair[1].rtp_time as i64 - pair[0].rtp_time as i64;
+        assert!((1..=12_000).contains(&step), "RTP time step {step} between frames {:?} and {:?}", pair[0], pair[1]);
+    }
+}
+
+#[test]
+fn many_joins_at_once_cost_the_publisher_few_keyframes() {
+    let subscribers = 40;
+    let mut sim = Sim::new(Limits::default());
+    let teacher = sim.browser(1);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    connect(&mut sim, &[teacher]);
+    let track = (sim.browsers[teacher].peer, camera_mid);
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    sim.run(Duration::from_millis(500), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    // Everyone joins within the same second, each needing a keyframe to start.
+    let students: Vec<usize> = (0..subscribers).map(|i| sim.browser(100 + i)).collect();
+    let mut slots = Vec::new();
+    for s in &students {
+        slots.push(sim.subscribe(*s, 1)[0]);
+    }
+    connect(&mut sim, &students);
+    let asked_before = sim.browsers[teacher].keyframe_requests.len();
+    for (s, slot) in students.iter().zip(&slots) {
+        sim.view(*s, *slot, track, VideoQuality::Low);
+        sim.run(Duration::from_millis(20), |sim| {
+            ms += 1;
+            camera.tick(sim, ms);
+        });
+    }
+    sim.run(Duration::from_secs(1), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    let asked = sim.browsers[teacher].keyframe_requests.len() - asked_before;
+    // 40 joins over 0.8 s plus 1 s: one request per 500 ms interval at most.
+    assert!(asked <= 5, "{subscribers} joins caused {asked} keyframe requests");
+    for (s, slot) in students.iter().zip(&slots) {
+        let frames = frames_in(&sim, *s, *slot);
+        assert!(frames.first().is_some_and(|f| f.keyframe), "student {s} starts on a keyframe");
+        assert!(frames.len() > 10, "student {s} receives video: {} frames", frames.len());
+    }
+}
+
+/// RTP (not RTCP, STUN or DTLS) from `from`: the packets a lossy link may drop.
+fn is_rtp(bytes: &[u8]) -> bool {
+    bytes.len() > 12 && (128..192).contains(&bytes[0]) && !(192..224).contains(&bytes[1])
+}
+
+#[test]
+fn lost_packets_are_recovered_with_nack_on_both_legs() {
+    let mut sim = Sim::new(Limits::default());
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    let teacher_addr = sim.browsers[teacher].addr;
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let slots = sim.subscribe(student, 1);
+    connect(&mut sim, &[teacher, student]);
+    sim.view(student, slots[0], (sim.browsers[teacher].peer, camera_mid), VideoQuality::Low);
+    // Lose every 13th media packet on the way in and every 11th on the way out, from now on.
+    let mut count = 0u32;
+    sim.loss = Box::new(move |from, to, bytes| {
+        if !is_rtp(bytes) {
+            return false;
+        }
+        count += 1;
+        (from == teacher_addr && count.is_multiple_of(13)) || (from == sfu_addr() && to != teacher_addr && count.is_multiple_of(11))
+    });
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    sim.run(Duration::from_secs(4), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    // Stop losing, let retransmissions settle.
+    sim.loss = Box::new(|_, _, _| false);
+    sim.run(Duration::from_millis(500), |_| {});
+    let frames = frames_in(&sim, student, slots[0]);
+    let first = frames.first().expect("frames arrive").seq;
+    let last = frames.last().unwrap().seq;
+    let mut seqs: Vec<u32> = frames.iter().map(|f| f.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let expected = (last - first + 1) as usize;
+    assert!(expected > 100, "about 4 s of video: {expected} frames");
+    assert_eq!(seqs.len(), expected, "every frame from {first} to {last} arrived despite the loss");
+    assert!(frames.iter().all(|f| f.contiguous), "no frame was skipped: NACK and RTX filled every gap");
+}
+
+#[test]
+fn the_loudest_microphone_becomes_the_active_speaker() {
+    let mut sim = Sim::new(Limits::default());
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    let listener = sim.browser(3);
+    let (_, teacher_mic) = sim.publish_camera_and_mic(teacher);
+    let (_, student_mic) = sim.publish_camera_and_mic(student);
+    sim.subscribe(listener, 1);
+    connect(&mut sim, &[teacher, student, listener]);
+    let mut seq = 0u64;
+    sim.run(Duration::from_secs(2), |sim| {
+        seq += 1;
+        if seq.is_multiple_of(20) {
+            sim.microphone_packet(teacher, teacher_mic, seq / 20, -25);
+            sim.microphone_packet(student, student_mic, seq / 20, -110);
+        }
+    });
+    let speakers: Vec<_> = sim.events.iter().filter_map(|e| match e {
+        SfuEvent::ActiveSpeaker { user, .. } => Some(*user),
+        _ => None,
+    }).collect();
+    assert_eq!(speakers, vec![Some(1)]);
+    sim.run(Duration::from_secs(3), |sim| {
+        seq += 1;
+        if seq.is_multiple_of(20) {
+            sim.microphone_packet(teacher, teacher_mic, seq / 20, -127);
+            sim.microphone_packet(student, student_mic, seq / 20, -20);
+        }
+    });
+    let last = sim.events.iter().rev().find_map(|e| match e {
+        SfuEvent::ActiveSpeaker { user, .. } => Some(*user),
+        _ => None,
+    });
+    assert_eq!(last, Some(Some(2)), "the student took over when the teacher went quiet");
+}
+
+#[test]
+fn bad_offers_and_bad_datagrams_are_refused_and_the_core_goes_on() {
+    let mut sim = Sim::new(Limits { max_publishers: 1, max_participants: 3, ..Limits::default() });
+    let teacher = sim.browser(1);
+    let req = |sdp: &str| OfferRequest { class: CLASS, peer: 900, user: 9, sdp: sdp.into(), publish: Vec::new() };
+    for garbage in ["", "v=0", "hello", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"] {
+        let err = sim.core.offer(sim.now, req(garbage)).unwrap_err();
+        assert!(matches!(err, SfuError::BadSdp(_)), "{garbage:?} gave {err:?}");
+    }
+    assert_eq!(sim.core.peer_count(), 0, "a refused offer leaves no peer behind");
+    // Declaring a receiving m-line as published, or a video m-line as a microphone.
+    let bad = sim.negotiate(teacher, &[(0, MediaSource::Camera)], |change| {
+        vec![change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)]
+    });
+    assert!(matches!(bad, Err(SfuError::BadRequest(_))), "{bad:?}");
+    // Noise on the socket.
+    let mut noise = 0x1234_5678u32;
+    for _ in 0..2_000 {
+        let len = (noise % 1200) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                noise ^= noise << 13;
+                noise ^= noise >> 17;
+                noise ^= noise << 5;
+                noise as u8
+            })
+            .collect();
+        sim.core.receive(sim.now, "10.9.9.9:9".parse().unwrap(), sfu_addr(), &bytes);
+    }
+    // The teacher still publishes, a student still receives.
+    let fresh = sim.browser(1);
+    let (camera_mid, _) = sim.publish_camera_and_mic(fresh);
+    let student = sim.browser(2);
+    let slots = sim.subscribe(student, 1);
+    connect(&mut sim, &[fresh, student]);
+    // Limits: a second publisher, and a fourth participant, are refused.
+    let other = sim.browser(3);
+    let refused = sim.negotiate(other, &[(0, MediaSource::Microphone)], |change| {
+        vec![change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None)]
+    });
+    assert_eq!(refused.unwrap_err(), SfuError::TooManyPublishers(1));
+    let third = sim.browser(3);
+    sim.subscribe(third, 1);
+    let fourth = sim.browser(4);
+    let full = sim.negotiate(fourth, &[], |change| vec![change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)]);
+    assert_eq!(full.unwrap_err(), SfuError::ClassFull(3));
+    sim.view(student, slots[0], (sim.browsers[fresh].peer, camera_mid), VideoQuality::Low);
+    let mut camera = Camera::new(fresh, camera_mid);
+    let mut ms = 0;
+    sim.run(Duration::from_secs(1), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    assert!(frames_in(&sim, student, slots[0]).len() > 20);
+}
+
+#[test]
+fn a_peer_that_goes_silent_is_closed_after_the_grace() {
+    let grace = Duration::from_secs(3);
+    let mut sim = Sim::new(Limits { rejoin_grace: grace, ..Limits::default() });
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    sim.publish_camera_and_mic(teacher);
+    sim.subscribe(student, 1);
+    connect(&mut sim, &[teacher, student]);
+    let gone = sim.browsers[student].addr;
+    sim.unplugged.push(gone);
+    sim.run(Duration::from_secs(2), |_| {});
+    assert!(sim.events.iter().all(|e| !matches!(e, SfuEvent::PeerClosed { .. })), "not before the grace");
+    sim.run(Duration::from_secs(20), |_| {});
+    let closed: Vec<_> = sim.events.iter().filter(|e| matches!(e, SfuEvent::PeerClosed { .. })).collect();
+    assert_eq!(closed, vec![&SfuEvent::PeerClosed { class: CLASS, peer: sim.browsers[student].peer }]);
+    assert_eq!(sim.core.peer_count(), 1, "the teacher stays");
+}

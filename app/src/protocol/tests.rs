@@ -28,6 +28,18 @@ fn every_client_msg() -> Vec<ClientMsg> {
         ClientMsg::MuteChat { user: 4, muted: true },
         ClientMsg::Remove { user: 4 },
         ClientMsg::Block { user: 4, reason: "abuse".into() },
+        ClientMsg::MediaOffer {
+            session: "tab-1".into(),
+            sdp: "v=0\r\n".into(),
+            publish: vec![Publication { mid: "0".into(), source: MediaSource::Camera }],
+        },
+        ClientMsg::MediaView {
+            slots: vec![ViewSlot { mid: "2".into(), track: Some("5-0".into()), quality: VideoQuality::Low }],
+        },
+        ClientMsg::MediaLeave,
+        ClientMsg::InviteToSpeak { user: 4 },
+        ClientMsg::StopSpeaking { user: None },
+        ClientMsg::StopSpeaking { user: Some(4) },
     ]
 }
 
@@ -71,6 +83,15 @@ fn every_server_message_round_trips() {
             chat_complete: true,
             deleted: vec![2],
             polls: vec![poll.clone()],
+            media: Some(MediaSetup {
+                ice_servers: vec![IceServer { urls: vec!["turn:t.example:3478".into()], username: None, credential: None }],
+                camera_max_kbps: 1500,
+                screen_max_kbps: 2500,
+                audio_max_kbps: 64,
+                last_n: 4,
+                tracks: vec![MediaTrack { id: "1-0".into(), user: 1, source: MediaSource::Screen }],
+                active_speaker: Some(1),
+            }),
         })),
         ServerMsg::Joined { participant: participant.clone() },
         ServerMsg::Left { user: 1 },
@@ -87,6 +108,10 @@ fn every_server_message_round_trips() {
         ServerMsg::PollClosed { poll: 1, results },
         ServerMsg::Removed { reason: "r".into() },
         ServerMsg::Blocked { reason: "b".into() },
+        ServerMsg::MediaAnswer { sdp: "v=0\r\n".into() },
+        ServerMsg::MediaTracks { tracks: vec![MediaTrack { id: "1-1".into(), user: 1, source: MediaSource::Microphone }] },
+        ServerMsg::ActiveSpeaker { user: None },
+        ServerMsg::MaySpeak { allowed: true },
         ServerMsg::Ack { reference: 4 },
         ServerMsg::error(Some(4), ErrorCode::ChatLocked, "locked"),
         ServerMsg::error(None, ErrorCode::Malformed, "bad"),

@@ -298,6 +298,13 @@ impl SfuCore {
                 return Err(SfuError::BadSdp("the offer could not be processed".into()));
             }
         };
+        // The slots are known from the offer at once (str0m's MediaAdded events wait for the
+        // connection, and a page sends its view right after the answer).
+        for mid in offer_mids(&req.sdp) {
+            if let Some((kind, direction)) = peer.rtc.media(mid).map(|m| (m.kind(), m.direction())) {
+                sync_slot(peer, mid, kind, direction);
+            }
+        }
         // What the browser declared must match its m-lines: a sending m-line of the right kind.
         let mut published = Vec::new();
         let mut wanted: HashMap<Mid, MediaSource> = HashMap::new();
@@ -874,6 +881,14 @@ fn check_publications(publish: &[Publication]) -> Result<(), SfuError> {
         }
     }
     Ok(())
+}
+
+/// The mids an SDP names, in order.
+fn offer_mids(sdp: &str) -> impl Iterator<Item = Mid> + '_ {
+    sdp.lines()
+        .filter_map(|line| line.trim_end().strip_prefix("a=mid:"))
+        .filter(|mid| !mid.is_empty() && mid.len() <= MAX_MID_LEN)
+        .map(Mid::from)
 }
 
 /// The wire id of a track: `<peer>-<mid>`.

@@ -316,9 +316,10 @@ fn a_slot_switches_layers_only_on_a_keyframe_and_keeps_its_timeline() {
     let student = sim.browser(2);
     let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
     let slots = sim.subscribe(student, 2);
-    connect(&mut sim, &[teacher, student]);
+    // A page names what it shows right after the answer, before ICE has connected.
     let track = (sim.browsers[teacher].peer, camera_mid);
     sim.view(student, slots[0], track, VideoQuality::Low);
+    connect(&mut sim, &[teacher, student]);
 
     let mut camera = Camera::new(teacher, camera_mid);
     let mut ms = 0u64;

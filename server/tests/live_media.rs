@@ -5,80 +5,14 @@
 
 mod common;
 
-use app::protocol::{ClientMsg, ErrorCode, MediaSource, MediaTrack, Publication, ServerMsg, ViewSlot, VideoQuality};
+use app::protocol::{ClientMsg, ErrorCode, MediaSource, Publication, ServerMsg, VideoQuality, ViewSlot};
 use common::room::*;
+use common::sdp::*;
 use lectern_core::config::Config;
 use lectern_core::on_both_databases;
 use lectern_core::testing::TestDb;
 use std::time::{Duration, Instant};
-use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::media::{Direction, MediaKind, Mid};
-use str0m::{Rtc, RtcConfig};
-
-/// A browser's peer connection, played by str0m (only its SDP is used).
-struct Page {
-    rtc: Rtc,
-    session: String,
-    pending: Option<SdpPendingOffer>,
-}
-
-impl Page {
-    fn new(session: &str) -> Self {
-        Self { rtc: RtcConfig::new().build(Instant::now()), session: session.into(), pending: None }
-    }
-
-    /// An offer adding `add` (kind, direction) m-lines; returns the message and the new mids.
-    fn offer(&mut self, add: &[(MediaKind, Direction)], publish: &[(usize, MediaSource)]) -> (ClientMsg, Vec<Mid>) {
-        let mut change = self.rtc.sdp_api();
-        let mids: Vec<Mid> = add.iter().map(|(k, d)| change.add_media(*k, *d, None, None, None)).collect();
-        let (offer, pending) = change.apply().expect("a change");
-        self.pending = Some(pending);
-        let publish = publish.iter().map(|(i, s)| Publication { mid: mids[*i].to_string(), source: *s }).collect();
-        (ClientMsg::MediaOffer { session: self.session.clone(), sdp: offer.to_sdp_string(), publish }, mids)
-    }
-
-    /// An ICE restart offer that keeps what is published.
-    fn restart(&mut self, publish: Vec<Publication>) -> ClientMsg {
-        let mut change = self.rtc.sdp_api();
-        change.ice_restart(false);
-        let (offer, pending) = change.apply().expect("an ICE restart");
-        self.pending = Some(pending);
-        ClientMsg::MediaOffer { session: self.session.clone(), sdp: offer.to_sdp_string(), publish }
-    }
-
-    fn accept(&mut self, sdp: &str) {
-        let answer = SdpAnswer::from_sdp_string(sdp).expect("the server's answer parses");
-        let pending = self.pending.take().expect("an offer in flight");
-        self.rtc.sdp_api().accept_answer(pending, answer).expect("the answer fits the offer");
-    }
-}
-
-const CAMERA_AND_MIC: [(MediaKind, Direction); 2] =
-    [(MediaKind::Video, Direction::SendOnly), (MediaKind::Audio, Direction::SendOnly)];
-const PUBLISH_BOTH: [(usize, MediaSource); 2] = [(0, MediaSource::Camera), (1, MediaSource::Microphone)];
-
-/// Send an offer and wait for its answer (or the error).
-async fn negotiate(client: &mut Client, page: &mut Page, msg: ClientMsg) -> Result<(), (ErrorCode, String)> {
-    let reference = client.send_ref(msg).await;
-    client.answer(reference).await?;
-    let sdp = client
-        .until(|m| match m {
-            ServerMsg::MediaAnswer { sdp } => Some(sdp),
-            _ => None,
-        })
-        .await;
-    page.accept(&sdp);
-    Ok(())
-}
-
-async fn next_tracks(client: &mut Client) -> Vec<MediaTrack> {
-    client
-        .until(|m| match m {
-            ServerMsg::MediaTracks { tracks } => Some(tracks),
-            _ => None,
-        })
-        .await
-}
+use str0m::media::{Direction, MediaKind};
 
 async fn students_publish_only_when_invited_and_stop_when_told(db: &TestDb) {
     let app = &db.state;
@@ -105,7 +39,8 @@ async fn students_publish_only_when_invited_and_stop_when_told(db: &TestDb) {
     assert_eq!(refused.0, ErrorCode::Forbidden, "{refused:?}");
     assert!(refused.1.contains("Raise your hand"), "{}", refused.1);
     let mut watcher = Page::new("student-page-2");
-    let (offer, slots) = watcher.offer(&[(MediaKind::Video, Direction::RecvOnly), (MediaKind::Audio, Direction::RecvOnly)], &[]);
+    let (offer, slots) =
+        watcher.offer(&[(MediaKind::Video, Direction::RecvOnly), (MediaKind::Audio, Direction::RecvOnly)], &[]);
     negotiate(&mut student, &mut watcher, offer).await.unwrap();
     let camera = tracks.iter().find(|t| t.source == MediaSource::Camera).unwrap();
     let view = ClientMsg::MediaView {
@@ -189,7 +124,7 @@ async fn a_participant_who_comes_back_within_the_grace_keeps_their_tracks(db: &T
         Publication { mid: mids[0].to_string(), source: MediaSource::Camera },
         Publication { mid: mids[1].to_string(), source: MediaSource::Microphone },
     ];
-    let restart = page.restart(publish);
+    let restart = page.restart(publish.clone());
     negotiate(&mut teacher, &mut page, restart).await.unwrap();
     // Someone else cannot take the session over.
     let mut thief = Page::new("teacher-tab");
@@ -205,6 +140,13 @@ async fn a_participant_who_comes_back_within_the_grace_keeps_their_tracks(db: &T
         }
     }
     assert!(!seen.iter().any(|m| matches!(m, ServerMsg::MediaTracks { .. })), "{seen:?}");
+
+    // Renegotiation: the teacher turns the microphone's m-line off; its track ends.
+    let camera_only = page.stop_sending(mids[1], publish[..1].to_vec());
+    negotiate(&mut teacher, &mut page, camera_only).await.unwrap();
+    let tracks = next_tracks(&mut student).await;
+    assert_eq!(tracks.iter().map(|t| t.source).collect::<Vec<_>>(), vec![MediaSource::Camera]);
+    assert_eq!(tracks[0].id, published.iter().find(|t| t.source == MediaSource::Camera).unwrap().id);
 }
 
 async fn a_participant_who_stays_away_loses_their_tracks_after_the_grace(db: &TestDb) {

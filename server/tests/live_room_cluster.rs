@@ -10,6 +10,7 @@ mod common;
 
 use app::protocol::{ChatMessage, ClientMsg, ErrorCode, PROTOCOL_VERSION, Participant, PollKind, ServerMsg, close};
 use common::room::*;
+use common::sdp::*;
 use lectern_core::AppState;
 use lectern_core::config::{ClusterConfig, Config};
 use lectern_core::on_both_databases;
@@ -17,7 +18,9 @@ use lectern_core::testing::TestDb;
 use lectern_model::Role;
 use server::room::RoomHub;
 use server::room::cluster::Cluster;
+use server::sfu::Sfu;
 use std::sync::Arc;
+use str0m::media::{Direction, MediaKind};
 
 fn redis_url() -> String {
     std::env::var("LECTERN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -33,6 +36,8 @@ fn cluster_config(claim_ttl_seconds: u64) -> ClusterConfig {
 struct Node {
     host: String,
     hub: Arc<RoomHub>,
+    /// This node's SFU: a room's media runs on the node that owns the room.
+    sfu: Arc<Sfu>,
 }
 
 /// One node over `app`: its own Redis connections and node id, its own hub and port. When this
@@ -41,9 +46,10 @@ async fn node(app: &AppState, config: &ClusterConfig) -> Node {
     let cluster = Cluster::connect(config)
         .await
         .unwrap_or_else(|e| panic!("these tests need Redis (LECTERN_TEST_REDIS_URL): {e}"));
-    let hub = RoomHub::clustered(app.clone(), cluster, None);
+    let sfu = Arc::new(Sfu::start(&app.config.media).expect("the SFU binds a loopback port"));
+    let hub = RoomHub::clustered(app.clone(), cluster, Some(sfu.clone()));
     let host = serve_router(server::http::router_with_rooms(app.clone(), hub.clone())).await;
-    Node { host, hub }
+    Node { host, hub, sfu }
 }
 
 struct Cast {
@@ -469,7 +475,32 @@ async fn when_the_owner_dies_relayed_clients_reconnect_and_the_room_moves(db: &T
     assert_eq!(next_chat(&mut student).await.body, "after");
 }
 
+/// A student on the relaying node signals through Redis to the owner's SFU: the answer names
+/// the owner's UDP port, and the tracks published on the owner reach the student.
+async fn media_signalling_reaches_the_owning_nodes_sfu(db: &TestDb) {
+    let c = cast(db, 1).await;
+    let (mut teacher, _) = join(&c.a.host, c.class_id, &c.teacher, None).await;
+    let (mut student, welcome) = join(&c.b.host, c.class_id, &c.students[0], None).await;
+    assert!(welcome.media.is_some());
+    let mut teacher_page = Page::new("teacher");
+    let (offer, _) = teacher_page.offer(&CAMERA_AND_MIC, &PUBLISH_BOTH);
+    negotiate(&mut teacher, &mut teacher_page, offer).await.unwrap();
+    let tracks = next_tracks(&mut student).await;
+    assert_eq!(tracks.len(), 2);
+
+    let mut student_page = Page::new("student");
+    let recv = [(MediaKind::Video, Direction::RecvOnly), (MediaKind::Audio, Direction::RecvOnly)];
+    let (offer, _) = student_page.offer(&recv, &[]);
+    let answer = negotiate(&mut student, &mut student_page, offer).await.unwrap();
+    let owner_port = c.a.sfu.local_addrs()[0].port();
+    let relay_port = c.b.sfu.local_addrs()[0].port();
+    assert!(answer.contains(&format!(" {owner_port} typ host")), "the owner's SFU answers:\n{answer}");
+    assert!(!answer.contains(&format!(" {relay_port} typ host")));
+    assert_eq!(c.b.hub.local_rooms(), 0, "B only relays");
+}
+
 on_both_databases!(
+    media_signalling_reaches_the_owning_nodes_sfu,
     chat_and_presence_cross_nodes_once_and_in_one_order,
     a_join_on_the_other_node_during_a_burst_sees_each_message_once,
     a_poll_opened_on_one_node_is_voted_on_from_both,

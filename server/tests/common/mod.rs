@@ -10,6 +10,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub mod room;
+pub mod sdp;
 
 pub const PASSWORD: &str = "violet-anchor-trombone";
 

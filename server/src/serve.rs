@@ -2,8 +2,8 @@
 
 use crate::http;
 use crate::room::RoomHub;
-use crate::sfu::Sfu;
 use crate::room::cluster::{Cluster, ClusterError};
+use crate::sfu::Sfu;
 use lectern_core::config::Config;
 use lectern_core::store::StoreError;
 use lectern_core::{AppState, accounts, now_ms};

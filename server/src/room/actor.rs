@@ -6,12 +6,12 @@
 use super::clients::{Audience, ClientSink, LocalClients, Outgoing};
 use super::media::{Announce, RoomMedia};
 use super::state::{ConnKey, Identity, PollState, Refusal, RoomState, check_poll, check_text};
+use crate::sfu::{Sfu, SfuEvent};
 use app::protocol::{
     ChatMessage, ClientFrame, ClientMsg, ErrorCode, PROTOCOL_VERSION, PollOption, RoomRole, ServerMsg, UserId, Welcome,
     close,
 };
 use lectern_core::store::room::{ChatRecord, Moderation, NewPoll, VoteOutcome};
-use crate::sfu::{Sfu, SfuEvent};
 use lectern_core::{AppState, now_ms};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,12 +72,7 @@ pub struct RoomActor {
 const MEDIA_SWEEP: Duration = Duration::from_secs(1);
 
 impl RoomActor {
-    pub fn new(
-        setup: RoomSetup,
-        app: AppState,
-        remote: Option<Arc<dyn RemoteFanout>>,
-        sfu: Option<Arc<Sfu>>,
-    ) -> Self {
+    pub fn new(setup: RoomSetup, app: AppState, remote: Option<Arc<dyn RemoteFanout>>, sfu: Option<Arc<Sfu>>) -> Self {
         let (media, media_events) = match sfu {
             Some(sfu) => {
                 let (media, events) = RoomMedia::new(sfu, app.config.media.clone(), setup.class_id);

@@ -8,9 +8,7 @@
 use super::state::{ConnKey, Identity, Refusal};
 use crate::sfu::worker::EventSink;
 use crate::sfu::{OfferRequest, PeerId, Sfu, SfuError, SfuEvent};
-use app::protocol::{
-    ErrorCode, IceServer, MediaSetup, MediaSource, MediaTrack, Publication, UserId, ViewSlot,
-};
+use app::protocol::{ErrorCode, IceServer, MediaSetup, MediaSource, MediaTrack, Publication, UserId, ViewSlot};
 use lectern_core::config::MediaConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,7 +63,11 @@ impl RoomMedia {
                 .config
                 .ice_servers
                 .iter()
-                .map(|s| IceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+                .map(|s| IceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.clone(),
+                })
                 .collect(),
             camera_max_kbps: self.config.camera_max_kbps,
             screen_max_kbps: self.config.screen_max_kbps,
@@ -147,7 +149,8 @@ impl RoomMedia {
 
     /// The browser on `key` turned its media off.
     pub fn leave(&mut self, key: ConnKey) -> Announce {
-        let ids: Vec<String> = self.sessions.iter().filter(|(_, s)| s.conn == Some(key)).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<String> =
+            self.sessions.iter().filter(|(_, s)| s.conn == Some(key)).map(|(id, _)| id.clone()).collect();
         self.close_sessions(ids)
     }
 

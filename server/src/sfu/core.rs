@@ -109,8 +109,14 @@ pub struct Accepted {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SfuEvent {
     /// The peer is gone (its connection failed, or it did not come back within the grace).
-    PeerClosed { class: ClassId, peer: PeerId },
-    ActiveSpeaker { class: ClassId, user: Option<UserId> },
+    PeerClosed {
+        class: ClassId,
+        peer: PeerId,
+    },
+    ActiveSpeaker {
+        class: ClassId,
+        user: Option<UserId>,
+    },
 }
 
 /// A datagram to send.
@@ -333,7 +339,8 @@ impl SfuCore {
         }
         for (mid, source) in wanted {
             let kind = if source.is_video() { MediaKind::Video } else { MediaKind::Audio };
-            let simulcast = peer.rtc.media(mid).is_some_and(|m| matches!(m.rids_rx(), Rids::Specific(rids) if rids.len() > 1));
+            let simulcast =
+                peer.rtc.media(mid).is_some_and(|m| matches!(m.rids_rx(), Rids::Specific(rids) if rids.len() > 1));
             let entry = peer.published.entry(mid).or_insert_with(|| Published {
                 source,
                 kind,
@@ -792,7 +799,8 @@ impl SfuCore {
     /// Split a subscriber's downlink among its video slots and move each towards its share.
     fn allocate(&mut self, now: Instant, id: PeerId) {
         let Some(peer) = self.peers.get(&id) else { return };
-        let mut order: Vec<usize> = (0..peer.video_slots.len()).filter(|i| peer.video_slots[*i].track.is_some()).collect();
+        let mut order: Vec<usize> =
+            (0..peer.video_slots.len()).filter(|i| peer.video_slots[*i].track.is_some()).collect();
         order.sort_by_key(|i| std::cmp::Reverse(peer.video_slots[*i].quality));
         let needs: Vec<SlotNeed> = order
             .iter()
@@ -804,10 +812,9 @@ impl SfuCore {
                         max: slot.quality,
                         layer_bps: std::array::from_fn(|l| t.meters[l].rate(NOMINAL_BPS[l])),
                     },
-                    Some(t) => SlotNeed {
-                        max: VideoQuality::Low,
-                        layer_bps: [t.meters[0].rate(NOMINAL_BPS[2]), None, None],
-                    },
+                    Some(t) => {
+                        SlotNeed { max: VideoQuality::Low, layer_bps: [t.meters[0].rate(NOMINAL_BPS[2]), None, None] }
+                    }
                     None => SlotNeed { max: VideoQuality::Low, layer_bps: [None; 3] },
                 }
             })

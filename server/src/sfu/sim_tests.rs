@@ -110,7 +110,8 @@ impl Sim {
         let mut change = browser.rtc.sdp_api();
         let mids = build(&mut change);
         let (offer, pending): (_, SdpPendingOffer) = change.apply().expect("a change to offer");
-        let publish = publish.iter().map(|(i, source)| Publication { mid: mids[*i].to_string(), source: *source }).collect();
+        let publish =
+            publish.iter().map(|(i, source)| Publication { mid: mids[*i].to_string(), source: *source }).collect();
         let req =
             OfferRequest { class: CLASS, peer: browser.peer, user: browser.user, sdp: offer.to_sdp_string(), publish };
         let accepted = self.core.offer(self.now, req)?;
@@ -138,8 +139,9 @@ impl Sim {
     /// A student's page: `videos` video slots and one audio slot.
     fn subscribe(&mut self, b: usize, videos: usize) -> Vec<Mid> {
         self.negotiate(b, &[], |change| {
-            let mut mids: Vec<Mid> =
-                (0..videos).map(|_| change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)).collect();
+            let mut mids: Vec<Mid> = (0..videos)
+                .map(|_| change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None))
+                .collect();
             mids.push(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None));
             mids
         })
@@ -177,7 +179,8 @@ impl Sim {
                 self.core.receive(now, p.from, p.to, &p.bytes);
             } else if let Some(b) = self.browsers.iter_mut().find(|b| b.addr == p.to) {
                 let contents = p.bytes.as_slice().try_into().expect("a datagram");
-                let input = Input::Receive(now, Receive { proto: Protocol::Udp, source: p.from, destination: p.to, contents });
+                let input =
+                    Input::Receive(now, Receive { proto: Protocol::Udp, source: p.from, destination: p.to, contents });
                 b.rtc.handle_input(input).expect("browser takes the datagram");
             }
         }
@@ -238,7 +241,9 @@ impl Sim {
         let rtc = &mut self.browsers[b].rtc;
         for (layer, rid) in RIDS.iter().enumerate() {
             let Some(writer) = rtc.writer(mid) else { return };
-            let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else { return };
+            let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
+                return;
+            };
             let mut frame = vec![0u8; FRAME_BYTES[layer]];
             frame[0] = if keyframe[layer] { 0x00 } else { 0x01 };
             frame[1] = layer as u8;
@@ -426,7 +431,8 @@ fn lost_packets_are_recovered_with_nack_on_both_legs() {
             return false;
         }
         count += 1;
-        (from == teacher_addr && count.is_multiple_of(13)) || (from == sfu_addr() && to != teacher_addr && count.is_multiple_of(11))
+        (from == teacher_addr && count.is_multiple_of(13))
+            || (from == sfu_addr() && to != teacher_addr && count.is_multiple_of(11))
     });
     let mut camera = Camera::new(teacher, camera_mid);
     let mut ms = 0u64;
@@ -467,10 +473,14 @@ fn the_loudest_microphone_becomes_the_active_speaker() {
             sim.microphone_packet(student, student_mic, seq / 20, -110);
         }
     });
-    let speakers: Vec<_> = sim.events.iter().filter_map(|e| match e {
-        SfuEvent::ActiveSpeaker { user, .. } => Some(*user),
-        _ => None,
-    }).collect();
+    let speakers: Vec<_> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SfuEvent::ActiveSpeaker { user, .. } => Some(*user),
+            _ => None,
+        })
+        .collect();
     assert_eq!(speakers, vec![Some(1)]);
     sim.run(Duration::from_secs(3), |sim| {
         seq += 1;
@@ -491,7 +501,9 @@ fn bad_offers_and_bad_datagrams_are_refused_and_the_core_goes_on() {
     let mut sim = Sim::new(Limits { max_publishers: 1, max_participants: 3, ..Limits::default() });
     let teacher = sim.browser(1);
     let req = |sdp: &str| OfferRequest { class: CLASS, peer: 900, user: 9, sdp: sdp.into(), publish: Vec::new() };
-    for garbage in ["", "v=0", "hello", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"] {
+    for garbage in
+        ["", "v=0", "hello", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"]
+    {
         let err = sim.core.offer(sim.now, req(garbage)).unwrap_err();
         assert!(matches!(err, SfuError::BadSdp(_)), "{garbage:?} gave {err:?}");
     }
@@ -530,7 +542,9 @@ fn bad_offers_and_bad_datagrams_are_refused_and_the_core_goes_on() {
     let third = sim.browser(3);
     sim.subscribe(third, 1);
     let fourth = sim.browser(4);
-    let full = sim.negotiate(fourth, &[], |change| vec![change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)]);
+    let full = sim.negotiate(fourth, &[], |change| {
+        vec![change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)]
+    });
     assert_eq!(full.unwrap_err(), SfuError::ClassFull(3));
     sim.view(student, slots[0], (sim.browsers[fresh].peer, camera_mid), VideoQuality::Low);
     let mut camera = Camera::new(fresh, camera_mid);

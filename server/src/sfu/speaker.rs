@@ -62,11 +62,7 @@ impl<K: Copy + Eq + std::hash::Hash> SpeakerDetector<K> {
         for loud in self.loudness.values_mut() {
             *loud *= 0.8;
         }
-        let (loudest, loudness) = self
-            .loudness
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(k, l)| (*k, *l))?;
+        let (loudest, loudness) = self.loudness.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, l)| (*k, *l))?;
         if loudness < SPEAKING || self.current == Some(loudest) {
             return None;
         }

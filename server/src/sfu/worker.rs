@@ -62,9 +62,7 @@ impl Sfu {
             tracing::info!(worker = i, %local, candidates = ?announced, "SFU worker listening");
             let (commands, inbox) = std_mpsc::channel();
             let core = SfuCore::new(limits.clone(), announced.clone());
-            std::thread::Builder::new()
-                .name(format!("sfu-{i}"))
-                .spawn(move || run(socket, announced, core, inbox))?;
+            std::thread::Builder::new().name(format!("sfu-{i}")).spawn(move || run(socket, announced, core, inbox))?;
             workers.push(WorkerHandle { commands, local });
         }
         Ok(Self { workers })

@@ -812,8 +812,9 @@ impl SfuCore {
                         max: slot.quality,
                         layer_bps: std::array::from_fn(|l| t.meters[l].rate(NOMINAL_BPS[l])),
                     },
+                    // One layer: it goes or it does not; assume it small until measured.
                     Some(t) => {
-                        SlotNeed { max: VideoQuality::Low, layer_bps: [t.meters[0].rate(NOMINAL_BPS[2]), None, None] }
+                        SlotNeed { max: VideoQuality::Low, layer_bps: [t.meters[0].rate(NOMINAL_BPS[0]), None, None] }
                     }
                     None => SlotNeed { max: VideoQuality::Low, layer_bps: [None; 3] },
                 }

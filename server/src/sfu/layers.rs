@@ -49,7 +49,9 @@ pub struct SlotNeed {
 }
 
 /// Split `budget_bps` among slots given in priority order: first the lowest layer for as many
-/// slots as fit, then upgrades, most important slot first. `None`: the slot gets no video.
+/// slots as fit, then upgrades, most important slot first. `None`: the slot gets no video. The
+/// most important slot always gets its lowest layer: a low estimate (which probing corrects)
+/// must never blank the stage.
 pub fn allocate(budget_bps: u64, slots: &[SlotNeed]) -> Vec<Option<VideoQuality>> {
     let mut chosen: Vec<Option<usize>> = vec![None; slots.len()];
     let mut left = budget_bps;
@@ -57,8 +59,9 @@ pub fn allocate(budget_bps: u64, slots: &[SlotNeed]) -> Vec<Option<VideoQuality>
         let lowest = (0..=index(slot.max)).find(|&i| slot.layer_bps[i].is_some());
         if let Some(i) = lowest {
             let cost = slot.layer_bps[i].unwrap_or(0);
-            if cost <= left {
-                left -= cost;
+            let first = std::ptr::eq(slot, &slots[0]);
+            if cost <= left || first {
+                left = left.saturating_sub(cost);
                 *pick = Some(i);
             }
         }
@@ -85,6 +88,8 @@ pub struct LayerSelector {
     current: Option<VideoQuality>,
     target: Option<VideoQuality>,
     better_since: Option<Instant>,
+    /// Since when the allocation has left this slot no video at all.
+    none_since: Option<Instant>,
 }
 
 impl LayerSelector {
@@ -98,12 +103,23 @@ impl LayerSelector {
 
     /// Start over (the slot shows another source): wait for a keyframe of `target`.
     pub fn reset(&mut self, target: Option<VideoQuality>) {
-        *self = Self { current: None, target, better_since: None };
+        *self = Self { current: None, target, better_since: None, none_since: None };
     }
 
     /// Take the allocator's latest answer: a worse layer at once, a better one only after it
-    /// has been allowed for `hold` without a break. Returns the target.
+    /// has been allowed for `hold` without a break, and no video at all only after `hold` too
+    /// (a dip of the estimate should not blank a tile). Returns the target.
     pub fn update(&mut self, now: Instant, allowed: Option<VideoQuality>, hold: Duration) -> Option<VideoQuality> {
+        if allowed.is_none() && self.target.is_some() {
+            let since = *self.none_since.get_or_insert(now);
+            if now.duration_since(since) >= hold {
+                self.target = None;
+                self.none_since = None;
+            }
+            self.better_since = None;
+            return self.target;
+        }
+        self.none_since = None;
         if allowed < self.target {
             self.target = allowed;
             self.better_since = None;
@@ -158,6 +174,8 @@ mod tests {
         assert_eq!(allocate(800_000, &[need(High), need(High)]), vec![Some(Medium), Some(Low)]);
         // Too little for every tile: the last ones get nothing rather than starving all.
         assert_eq!(allocate(320_000, &[need(High), need(High), need(High)]), vec![Some(Low), Some(Low), None]);
+        // Even a tiny estimate keeps the most important video going at its lowest layer.
+        assert_eq!(allocate(10_000, &[need(High), need(Low)]), vec![Some(Low), None]);
     }
 
     #[test]
@@ -183,6 +201,11 @@ mod tests {
         assert_eq!(s.update(t0 + Duration::from_millis(2600), Some(High), hold), Some(Medium));
         assert_eq!(s.update(t0 + Duration::from_millis(4700), Some(High), hold), Some(High));
         assert_eq!(s.update(t0 + Duration::from_millis(4800), Some(Low), hold), Some(Low));
+        // Nothing at all only after the hold.
+        assert_eq!(s.update(t0 + Duration::from_millis(5000), None, hold), Some(Low));
+        assert_eq!(s.update(t0 + Duration::from_millis(6000), Some(Low), hold), Some(Low));
+        assert_eq!(s.update(t0 + Duration::from_millis(6500), None, hold), Some(Low));
+        assert_eq!(s.update(t0 + Duration::from_millis(8500), None, hold), None);
     }
 
     #[test]

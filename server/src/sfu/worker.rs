@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -17,8 +18,10 @@ use tokio::sync::{mpsc, oneshot};
 /// Where a class's SFU events go (its room actor).
 pub type EventSink = mpsc::UnboundedSender<SfuEvent>;
 
-/// The longest a worker sleeps before looking at its commands.
-const COMMAND_LATENCY: Duration = Duration::from_millis(5);
+/// The longest a worker sleeps with nothing to do (commands wake it at once).
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+const SOCKET: mio::Token = mio::Token(0);
+const COMMANDS: mio::Token = mio::Token(1);
 /// Datagrams read in a row before the worker looks at its timers and commands again.
 const READ_BURST: usize = 64;
 
@@ -32,7 +35,16 @@ enum Command {
 
 struct WorkerHandle {
     commands: std_mpsc::Sender<Command>,
+    /// Wakes the worker out of its epoll wait when a command is queued.
+    waker: Arc<mio::Waker>,
     local: SocketAddr,
+}
+
+impl WorkerHandle {
+    fn send(&self, command: Command) -> Result<(), SfuError> {
+        self.commands.send(command).map_err(|_| SfuError::Unavailable)?;
+        self.waker.wake().map_err(|_| SfuError::Unavailable)
+    }
 }
 
 /// The running SFU: its workers and their addresses.
@@ -62,8 +74,15 @@ impl Sfu {
             tracing::info!(worker = i, %local, candidates = ?announced, "SFU worker listening");
             let (commands, inbox) = std_mpsc::channel();
             let core = SfuCore::new(limits.clone(), announced.clone());
-            std::thread::Builder::new().name(format!("sfu-{i}")).spawn(move || run(socket, announced, core, inbox))?;
-            workers.push(WorkerHandle { commands, local });
+            socket.set_nonblocking(true)?;
+            let mut socket = mio::net::UdpSocket::from_std(socket);
+            let poll = mio::Poll::new()?;
+            poll.registry().register(&mut socket, SOCKET, mio::Interest::READABLE)?;
+            let waker = Arc::new(mio::Waker::new(poll.registry(), COMMANDS)?);
+            std::thread::Builder::new()
+                .name(format!("sfu-{i}"))
+                .spawn(move || run(poll, socket, announced, core, inbox))?;
+            workers.push(WorkerHandle { commands, waker, local });
         }
         Ok(Self { workers })
     }
@@ -80,31 +99,29 @@ impl Sfu {
     /// Hand a browser's offer to its class's worker and wait for the answer.
     pub async fn offer(&self, req: OfferRequest, events: EventSink) -> Result<Accepted, SfuError> {
         let (reply, answer) = oneshot::channel();
-        let worker = self.worker(req.class);
-        worker.commands.send(Command::Offer { req, events, reply }).map_err(|_| SfuError::Unavailable)?;
+        self.worker(req.class).send(Command::Offer { req, events, reply })?;
         answer.await.map_err(|_| SfuError::Unavailable)?
     }
 
     pub async fn view(&self, class: ClassId, peer: PeerId, user: UserId, slots: Vec<ViewSlot>) -> Result<(), SfuError> {
         let (reply, done) = oneshot::channel();
-        let worker = self.worker(class);
-        worker.commands.send(Command::View { peer, user, slots, reply }).map_err(|_| SfuError::Unavailable)?;
+        self.worker(class).send(Command::View { peer, user, slots, reply })?;
         done.await.map_err(|_| SfuError::Unavailable)?
     }
 
     pub fn stop_publishing(&self, class: ClassId, user: UserId) {
-        let _ = self.worker(class).commands.send(Command::StopPublishing { class, user });
+        let _ = self.worker(class).send(Command::StopPublishing { class, user });
     }
 
     pub fn close(&self, class: ClassId, peer: PeerId) {
-        let _ = self.worker(class).commands.send(Command::Close { peer });
+        let _ = self.worker(class).send(Command::Close { peer });
     }
 }
 
 impl Drop for Sfu {
     fn drop(&mut self) {
         for w in &self.workers {
-            let _ = w.commands.send(Command::Shutdown);
+            let _ = w.send(Command::Shutdown);
         }
     }
 }
@@ -122,9 +139,20 @@ fn announced_addresses(config: &MediaConfig, local: SocketAddr) -> Vec<SocketAdd
     ips.into_iter().map(|ip| SocketAddr::new(ip, local.port())).collect()
 }
 
-fn run(socket: UdpSocket, announced: Vec<SocketAddr>, mut core: SfuCore, inbox: std_mpsc::Receiver<Command>) {
+/// The worker's loop. It waits in epoll: a socket read timeout counts in kernel ticks (asked
+/// for 1 ms it can sleep 4 to 12 ms), which would spread str0m's paced packets and bandwidth
+/// probes and ruin the downlink estimates.
+fn run(
+    mut poll: mio::Poll,
+    socket: mio::net::UdpSocket,
+    announced: Vec<SocketAddr>,
+    mut core: SfuCore,
+    inbox: std_mpsc::Receiver<Command>,
+) {
+    let mut events = mio::Events::with_capacity(4);
     let mut sinks: HashMap<ClassId, EventSink> = HashMap::new();
     let mut buf = vec![0u8; 2048];
+    let mut more_queued = false;
     loop {
         loop {
             match inbox.try_recv() {
@@ -138,14 +166,19 @@ fn run(socket: UdpSocket, announced: Vec<SocketAddr>, mut core: SfuCore, inbox: 
             guarded("timer", || core.tick(now));
         }
         flush(&mut core, &socket, &mut sinks);
-        let wait = core
-            .poll_timeout()
-            .map_or(COMMAND_LATENCY, |t| t.saturating_duration_since(Instant::now()))
-            .clamp(Duration::from_millis(1), COMMAND_LATENCY);
-        if socket.set_read_timeout(Some(wait)).is_err() {
-            std::thread::sleep(wait);
+        let wait = if more_queued {
+            Duration::ZERO
+        } else {
+            core.poll_timeout().map_or(IDLE_WAIT, |t| t.saturating_duration_since(Instant::now())).min(IDLE_WAIT)
+        };
+        if let Err(e) = poll.poll(&mut events, Some(wait))
+            && e.kind() != ErrorKind::Interrupted
+        {
+            tracing::warn!(%e, "SFU poll failed");
         }
-        for _ in 0..READ_BURST {
+        // Edge-triggered: read until the socket is empty (or the burst is used up).
+        more_queued = false;
+        for i in 0..READ_BURST {
             match socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
                     let destination = announced
@@ -157,10 +190,9 @@ fn run(socket: UdpSocket, announced: Vec<SocketAddr>, mut core: SfuCore, inbox: 
                     let bytes = &buf[..n];
                     guarded("datagram", || core.receive(Instant::now(), source, destination, bytes));
                     flush(&mut core, &socket, &mut sinks);
-                    // Only the first read waits; the rest take what is already queued.
-                    let _ = socket.set_read_timeout(Some(Duration::from_micros(1)));
+                    more_queued = i + 1 == READ_BURST;
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 // An ICMP "port unreachable" from a browser that left surfaces here; not ours.
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
                 Err(e) => {
@@ -188,7 +220,7 @@ fn handle(core: &mut SfuCore, sinks: &mut HashMap<ClassId, EventSink>, command: 
     }
 }
 
-fn flush(core: &mut SfuCore, socket: &UdpSocket, sinks: &mut HashMap<ClassId, EventSink>) {
+fn flush(core: &mut SfuCore, socket: &mio::net::UdpSocket, sinks: &mut HashMap<ClassId, EventSink>) {
     while let Some(d) = core.poll_datagram() {
         if let Err(e) = socket.send_to(&d.contents, d.destination) {
             tracing::trace!(%e, to = %d.destination, "SFU send failed");

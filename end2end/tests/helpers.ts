@@ -1,4 +1,4 @@
-import { expect, request, type Page } from "@playwright/test";
+import { expect, request, type Browser, type Locator, type Page } from "@playwright/test";
 import { baseURL } from "../playwright.config";
 
 export const PASSWORD = "violet-anchor-trombone";
@@ -83,4 +83,51 @@ export async function scheduleClass(page: Page, form: ClassForm): Promise<number
   });
   expect(res.ok(), await res.text()).toBeTruthy();
   return res.json();
+}
+
+/** This minute in UTC as `YYYY-MM-DDTHH:MM`: a class that starts now is live now. */
+export function thisMinuteUtc(): string {
+  return new Date().toISOString().slice(0, 16);
+}
+
+/** Open a class's live room and wait until the page is connected to it. */
+export async function enterRoom(page: Page, classId: number) {
+  await open(page, `/classes/${classId}/live`);
+  await expect(page.getByTestId("room-status")).toHaveText("Live");
+}
+
+/**
+ * A teacher (registered and signed in on `page`) with a class that is live now, and a student
+ * enrolled in it, signed in on a page of a browser context of their own.
+ */
+export async function teacherAndStudent(
+  page: Page,
+  browser: Browser,
+  names: { teacher: string; student: string; title: string },
+) {
+  const teacherLogin = uniqueName(names.teacher.split(" ")[0].toLowerCase());
+  await register(page, teacherLogin, names.teacher);
+  await promote(teacherLogin);
+  const classId = await scheduleClass(page, { title: names.title, time_zone: "UTC", start_local: thisMinuteUtc() });
+  const studentContext = await browser.newContext();
+  const student = await studentContext.newPage();
+  await register(student, uniqueName(names.student.split(" ")[0].toLowerCase()), names.student);
+  const enrolled = await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } });
+  expect(enrolled.ok()).toBeTruthy();
+  return { classId, student, studentContext };
+}
+
+/** A `<video>` shows moving pictures: it has a size, decodes frames and its clock advances. */
+export async function expectMovingPictures(video: Locator) {
+  await expect(video).toHaveCount(1);
+  const read = () =>
+    video.evaluate((v: HTMLVideoElement) => ({
+      width: v.videoWidth,
+      time: v.currentTime,
+      frames: v.getVideoPlaybackQuality().totalVideoFrames,
+    }));
+  await expect.poll(async () => (await read()).width, { timeout: 30_000 }).toBeGreaterThan(0);
+  const before = await read();
+  await expect.poll(async () => (await read()).time, { timeout: 15_000 }).toBeGreaterThan(before.time + 0.5);
+  expect((await read()).frames).toBeGreaterThan(before.frames);
 }

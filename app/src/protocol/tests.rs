@@ -57,7 +57,8 @@ fn every_client_message_round_trips_with_and_without_ref() {
 
 #[test]
 fn every_server_message_round_trips() {
-    let participant = Participant { user: 1, name: "Ada".into(), role: RoomRole::CoTeacher, chat_muted: false, may_speak: false };
+    let participant =
+        Participant { user: 1, name: "Ada".into(), role: RoomRole::CoTeacher, chat_muted: false, may_speak: false };
     let message = ChatMessage { id: 5, from: 1, from_name: "Ada".into(), thread: Some(2), body: "x".into(), at: 9 };
     let results = PollResults { counts: vec![1, 2], voters: 3, names: Some(vec![vec!["A".into()], vec![]]) };
     let poll = Poll {
@@ -84,7 +85,11 @@ fn every_server_message_round_trips() {
             deleted: vec![2],
             polls: vec![poll.clone()],
             media: Some(MediaSetup {
-                ice_servers: vec![IceServer { urls: vec!["turn:t.example:3478".into()], username: None, credential: None }],
+                ice_servers: vec![IceServer {
+                    urls: vec!["turn:t.example:3478".into()],
+                    username: None,
+                    credential: None,
+                }],
                 camera_max_kbps: 1500,
                 screen_max_kbps: 2500,
                 audio_max_kbps: 64,
@@ -109,7 +114,9 @@ fn every_server_message_round_trips() {
         ServerMsg::Removed { reason: "r".into() },
         ServerMsg::Blocked { reason: "b".into() },
         ServerMsg::MediaAnswer { sdp: "v=0\r\n".into() },
-        ServerMsg::MediaTracks { tracks: vec![MediaTrack { id: "1-1".into(), user: 1, source: MediaSource::Microphone }] },
+        ServerMsg::MediaTracks {
+            tracks: vec![MediaTrack { id: "1-1".into(), user: 1, source: MediaSource::Microphone }],
+        },
         ServerMsg::ActiveSpeaker { user: None },
         ServerMsg::MaySpeak { allowed: true },
         ServerMsg::Ack { reference: 4 },

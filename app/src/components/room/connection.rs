@@ -4,6 +4,8 @@
 //! tested natively; the browser part is compiled only into the wasm client.
 
 use super::model::{Ended, RoomModel};
+#[cfg(feature = "hydrate")]
+use crate::protocol::ServerMsg;
 use crate::protocol::{ClientMsg, close};
 use leptos::prelude::*;
 
@@ -102,6 +104,27 @@ impl RoomClient {
         self.model.update(|m| m.notice = Some("Not connected to the room right now; try again in a moment.".into()));
         false
     }
+
+    /// Send a message with a fresh reference, which the server's `ack` or `error` for it
+    /// carries; `None` when the connection is down (nothing is sent and no notice is shown: the
+    /// caller retries when the room welcomes the page again).
+    pub fn send_with_ref(&self, msg: ClientMsg) -> Option<u32> {
+        #[cfg(feature = "hydrate")]
+        if let Some(conn) = &self.conn {
+            return conn.send_with_ref(&msg);
+        }
+        let _ = msg;
+        None
+    }
+
+    /// Call `listener` with every message from the server, after the model has taken it (the
+    /// media connection follows offers, answers and welcomes this way).
+    #[cfg(feature = "hydrate")]
+    pub fn listen(&self, listener: std::rc::Rc<dyn Fn(&ServerMsg)>) {
+        if let Some(conn) = &self.conn {
+            conn.listen(listener);
+        }
+    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -142,6 +165,19 @@ mod browser {
         retry: Option<TimeoutHandle>,
         stopped: bool,
         online: Option<WindowListenerHandle>,
+        /// The last reference sent (see [`Connection::send_with_ref`]).
+        last_ref: u32,
+        listeners: Vec<Listener>,
+    }
+
+    type Listener = Rc<dyn Fn(&ServerMsg)>;
+
+    impl Inner {
+        /// The socket, when it is open and the room has welcomed this page on it.
+        fn live_socket(&self) -> Option<&WebSocket> {
+            let live = self.status.get_untracked() == Status::Live;
+            self.socket.as_ref().map(|s| &s.ws).filter(|ws| live && ws.ready_state() == WebSocket::OPEN)
+        }
     }
 
     /// One WebSocket and its handlers; the handlers hold only a weak reference back, so
@@ -174,6 +210,8 @@ mod browser {
                 retry: None,
                 stopped: false,
                 online: None,
+                last_ref: 0,
+                listeners: Vec::new(),
             }));
             // Back online after a network change: try now rather than at the end of the backoff.
             let weak = Rc::downgrade(&inner);
@@ -192,14 +230,19 @@ mod browser {
 
         pub fn send(&self, msg: &ClientMsg) -> bool {
             let inner = self.inner.borrow();
-            match &inner.socket {
-                Some(socket)
-                    if socket.ws.ready_state() == WebSocket::OPEN && inner.status.get_untracked() == Status::Live =>
-                {
-                    socket.ws.send_with_str(&ClientFrame::new(msg.clone()).encode()).is_ok()
-                }
-                _ => false,
-            }
+            inner.live_socket().is_some_and(|ws| ws.send_with_str(&ClientFrame::new(msg.clone()).encode()).is_ok())
+        }
+
+        pub fn send_with_ref(&self, msg: &ClientMsg) -> Option<u32> {
+            let mut inner = self.inner.borrow_mut();
+            let reference = inner.last_ref.wrapping_add(1);
+            inner.live_socket()?.send_with_str(&ClientFrame::with_ref(reference, msg.clone()).encode()).ok()?;
+            inner.last_ref = reference;
+            Some(reference)
+        }
+
+        pub fn listen(&self, listener: Listener) {
+            self.inner.borrow_mut().listeners.push(listener);
         }
 
         pub fn stop(&self) {
@@ -217,6 +260,7 @@ mod browser {
             if let Some(socket) = socket {
                 let _ = socket.ws.close_with_code_and_reason(1000, "left the page");
             }
+            self.inner.borrow_mut().listeners.clear();
         }
     }
 
@@ -299,7 +343,7 @@ mod browser {
 
     fn on_message(weak: &Weak<RefCell<Inner>>, msg: ServerMsg) {
         let Some(inner_rc) = weak.upgrade() else { return };
-        let (model, status) = {
+        let (model, status, listeners) = {
             let mut inner = inner_rc.borrow_mut();
             match &msg {
                 ServerMsg::Welcome(_) => inner.attempt = 0,
@@ -312,13 +356,19 @@ mod browser {
                 ServerMsg::Blocked { reason } => inner.refusal = Some(blocked_sentence(reason)),
                 _ => {}
             }
-            (inner.model, inner.status)
+            (inner.model, inner.status, inner.listeners.clone())
         };
         let welcomed = matches!(msg, ServerMsg::Welcome(_));
+        let heard = (!listeners.is_empty()).then(|| msg.clone());
         let mut reaction = None;
         model.update(|m| reaction = m.apply(msg));
         if welcomed {
             status.set(Status::Live);
+        }
+        if let Some(msg) = heard {
+            for listener in &listeners {
+                listener(&msg);
+            }
         }
         if let Some(seq) = reaction {
             set_timeout(move || model.try_update(|m| m.expire_reaction(seq)).unwrap_or(()), REACTION_SHOWN);

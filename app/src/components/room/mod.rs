@@ -3,10 +3,12 @@
 //!
 //! - [`model`]: the room's state as the page knows it, built from the server's messages.
 //! - [`connection`]: the WebSocket, with reconnection and resume.
+//! - [`media`]: live audio and video (stage, tiles, camera and microphone, screen share).
 //!
-//! Media and the whiteboard join this page in their own issues.
+//! The whiteboard joins this page in its own issue.
 
 pub mod connection;
+pub mod media;
 pub mod model;
 
 use crate::protocol::text::{Segment, segments};
@@ -23,6 +25,7 @@ fn client() -> RoomClient {
 pub fn LiveRoom(class_id: i64) -> impl IntoView {
     let client = RoomClient::open(class_id);
     let model = client.model;
+    provide_context(media::MediaClient::new(&client));
     provide_context(client);
     let ended = Memo::new(move |_| model.with(|m| m.ended.clone()));
     view! {
@@ -37,6 +40,7 @@ pub fn LiveRoom(class_id: i64) -> impl IntoView {
             })}
             <Show when=move || ended.with(Option::is_none)>
                 <Notice/>
+                <media::view::MediaArea/>
                 <div class="room-grid">
                     <Participants/>
                     <Chat/>
@@ -156,6 +160,7 @@ fn ParticipantRow(user: UserId, staff: Memo<bool>) -> impl IntoView {
     let person = Memo::new(move |_| model.with(|m| m.roster.iter().find(|p| p.user == user).cloned()));
     let hand = Memo::new(move |_| model.with(|m| m.hand_position(user)));
     let is_me = Memo::new(move |_| model.with(|m| m.my_id() == Some(user)));
+    let media_on = Memo::new(move |_| model.with(|m| m.media.is_some()));
     let blocking = RwSignal::new(false);
     let reason = RwSignal::new(String::new());
     let send = move |msg: ClientMsg| {
@@ -171,6 +176,7 @@ fn ParticipantRow(user: UserId, staff: Memo<bool>) -> impl IntoView {
             };
             let student = p.role == RoomRole::Student;
             let muted = p.chat_muted;
+            let may_speak = p.may_speak;
             let send = send.clone();
             view! {
                 <li class="participant" data-user=user.to_string()>
@@ -181,11 +187,20 @@ fn ParticipantRow(user: UserId, staff: Memo<bool>) -> impl IntoView {
                             <span class="hand" title="Hand raised" aria-label=format!("Hand raised, number {n}")>{format!("✋ {n}")}</span>
                         })}
                         {muted.then(|| view! { <span class="muted-badge">"chat muted"</span> })}
+                        {(student && may_speak).then(|| view! { <span class="role-badge role-speaker">"may speak"</span> })}
                     </div>
                     {(student && staff.get_untracked()).then(|| {
-                        let (s1, s2, s3, s4) = (send.clone(), send.clone(), send.clone(), send.clone());
+                        let (s1, s2, s3, s4, s5) = (send.clone(), send.clone(), send.clone(), send.clone(), send.clone());
                         view! {
                             <div class="participant-actions">
+                                {move || media_on.get().then(|| {
+                                    let s = s5.clone();
+                                    if may_speak {
+                                        view! { <button type="button" class="link-button" on:click=move |_| s(ClientMsg::StopSpeaking { user: Some(user) })>"Stop speaking"</button> }.into_any()
+                                    } else {
+                                        view! { <button type="button" class="link-button" on:click=move |_| s(ClientMsg::InviteToSpeak { user })>"Invite to speak"</button> }.into_any()
+                                    }
+                                })}
                                 {move || hand.get().is_some().then(|| {
                                     let s = s1.clone();
                                     view! { <button type="button" class="link-button" on:click=move |_| s(ClientMsg::LowerHand { user: Some(user) })>"Lower hand"</button> }

@@ -3,7 +3,8 @@
 //! tested natively.
 
 use crate::protocol::{
-    ChatMessage, MessageId, Participant, Poll, PollId, Reaction, RoomRole, ServerMsg, UserId, Welcome,
+    ChatMessage, MediaSetup, MediaSource, MediaTrack, MessageId, Participant, Poll, PollId, Reaction, RoomRole,
+    ServerMsg, UserId, VideoQuality, ViewSlot, Welcome,
 };
 
 /// Chat messages kept on the page; older ones scroll away (they stay on the server).
@@ -77,6 +78,13 @@ pub struct RoomModel {
     /// The last refusal of something this page asked for, to show beside the controls.
     pub notice: Option<String>,
     pub ended: Option<Ended>,
+    /// Audio and video, when the server has them.
+    pub media: Option<MediaSetup>,
+    /// What is published in the room now.
+    pub tracks: Vec<MediaTrack>,
+    pub active_speaker: Option<UserId>,
+    /// Who spoke, most recent first: the last-N tiles follow this order.
+    pub recent_speakers: Vec<UserId>,
     next_seq: u64,
 }
 
@@ -154,6 +162,15 @@ impl RoomModel {
             }
             ServerMsg::Removed { reason } => self.ended = Some(Ended::Removed(reason)),
             ServerMsg::Blocked { reason } => self.ended = Some(Ended::Blocked(blocked_sentence(&reason))),
+            ServerMsg::MediaTracks { tracks } => self.tracks = tracks,
+            ServerMsg::ActiveSpeaker { user } => self.speaker_changed(user),
+            ServerMsg::MaySpeak { allowed } => {
+                if let Some(you) = &mut self.you {
+                    you.may_speak = allowed;
+                }
+            }
+            // The media connection handles the answer; the model has nothing to show.
+            ServerMsg::MediaAnswer { .. } => {}
             ServerMsg::Ack { .. } => {}
             ServerMsg::Error { message, .. } => self.notice = Some(message),
         }
@@ -174,6 +191,11 @@ impl RoomModel {
         self.hands = welcome.hands;
         self.chat_locked = welcome.chat_locked;
         self.polls = welcome.polls;
+        if let Some(media) = &welcome.media {
+            self.tracks = media.tracks.clone();
+            self.speaker_changed(media.active_speaker);
+        }
+        self.media = welcome.media;
         if resumed {
             // Keep what we had, drop what was deleted meanwhile, add what we missed.
             self.chat.retain(|m| !welcome.deleted.contains(&m.id));
@@ -185,6 +207,15 @@ impl RoomModel {
         }
         for message in welcome.chat {
             self.add_chat(message);
+        }
+    }
+
+    fn speaker_changed(&mut self, user: Option<UserId>) {
+        self.active_speaker = user;
+        if let Some(user) = user {
+            self.recent_speakers.retain(|u| *u != user);
+            self.recent_speakers.insert(0, user);
+            self.recent_speakers.truncate(64);
         }
     }
 
@@ -237,13 +268,328 @@ impl RoomModel {
     }
 }
 
+/// One published video the page shows, and the most it needs of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShownVideo {
+    pub track: String,
+    pub user: UserId,
+    pub source: MediaSource,
+    pub quality: VideoQuality,
+}
+
+/// What the page shows: the videos to receive (most important first) and which of them is on
+/// the large stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VideoPlan {
+    pub shown: Vec<ShownVideo>,
+    pub stage: Option<String>,
+}
+
+impl VideoPlan {
+    pub fn quality_of(&self, track: &str) -> Option<VideoQuality> {
+        self.shown.iter().find(|v| v.track == track).map(|v| v.quality)
+    }
+}
+
+/// How many receiving video m-lines a page makes: the teacher's camera, a screen share and
+/// `last_n` others.
+pub fn video_slot_count(last_n: usize) -> usize {
+    last_n + 2
+}
+
+/// Choose what the page receives (last-N: the downlink carries only what is shown): a screen
+/// share first (large, high quality), then the teachers' cameras (high, or low beside a screen
+/// share), then other cameras, those who spoke most recently first (low; the active speaker
+/// medium), at most `last_n` of them. Never one's own tracks: those are previewed locally.
+pub fn choose_videos(
+    tracks: &[MediaTrack],
+    roster: &[Participant],
+    me: Option<UserId>,
+    recent_speakers: &[UserId],
+    active_speaker: Option<UserId>,
+    last_n: usize,
+) -> VideoPlan {
+    let is_teacher = |user: UserId| {
+        roster.iter().any(|p| p.user == user && matches!(p.role, RoomRole::Teacher | RoomRole::CoTeacher))
+    };
+    let others: Vec<&MediaTrack> = tracks.iter().filter(|t| Some(t.user) != me).collect();
+    let shown_of =
+        |t: &MediaTrack, quality| ShownVideo { track: t.id.clone(), user: t.user, source: t.source, quality };
+    let screen = others.iter().find(|t| t.source == MediaSource::Screen);
+    let mut shown: Vec<ShownVideo> = screen.iter().map(|t| shown_of(t, VideoQuality::High)).collect();
+    let teacher_quality = if screen.is_some() { VideoQuality::Low } else { VideoQuality::High };
+    shown.extend(
+        others
+            .iter()
+            .filter(|t| t.source == MediaSource::Camera && is_teacher(t.user))
+            .map(|t| shown_of(t, teacher_quality)),
+    );
+    // Recent speakers in the order they spoke, then the cameras of people not heard yet.
+    let mut rest: Vec<&MediaTrack> =
+        others.iter().copied().filter(|t| t.source == MediaSource::Camera && !is_teacher(t.user)).collect();
+    rest.sort_by_key(|t| recent_speakers.iter().position(|u| *u == t.user).unwrap_or(usize::MAX));
+    shown.extend(rest.into_iter().take(last_n).map(|t| {
+        let quality = if Some(t.user) == active_speaker { VideoQuality::Medium } else { VideoQuality::Low };
+        shown_of(t, quality)
+    }));
+    shown.truncate(video_slot_count(last_n));
+    let stage = shown
+        .iter()
+        .find(|v| v.source == MediaSource::Screen)
+        .or_else(|| shown.iter().find(|v| Some(v.user) == active_speaker))
+        .or_else(|| shown.iter().find(|v| is_teacher(v.user)))
+        .or_else(|| shown.first())
+        .map(|v| v.track.clone());
+    VideoPlan { shown, stage }
+}
+
+/// Put the chosen videos into the page's receiving video m-lines (`mids`, in order). A video
+/// that stays chosen keeps its m-line, so its picture does not blink; new ones take the free
+/// m-lines in order; m-lines left over receive nothing.
+pub fn assign_slots(mids: &[String], previous: &[ViewSlot], chosen: &[ShownVideo]) -> Vec<ViewSlot> {
+    let mut slots: Vec<ViewSlot> =
+        mids.iter().map(|mid| ViewSlot { mid: mid.clone(), track: None, quality: VideoQuality::Low }).collect();
+    let mut placed = vec![false; chosen.len()];
+    for slot in &mut slots {
+        let kept = previous.iter().find(|p| p.mid == slot.mid).and_then(|p| p.track.as_ref());
+        if let Some(i) = kept.and_then(|track| chosen.iter().position(|v| &v.track == track)) {
+            slot.track = Some(chosen[i].track.clone());
+            slot.quality = chosen[i].quality;
+            placed[i] = true;
+        }
+    }
+    let mut waiting = chosen.iter().zip(&placed).filter(|(_, placed)| !**placed).map(|(v, _)| v);
+    for slot in slots.iter_mut().filter(|s| s.track.is_none()) {
+        let Some(video) = waiting.next() else { break };
+        slot.track = Some(video.track.clone());
+        slot.quality = video.quality;
+    }
+    slots
+}
+
+/// How many receiving audio m-lines the page needs: one per other person's microphone.
+pub fn audio_slots_needed(tracks: &[MediaTrack], me: Option<UserId>) -> usize {
+    tracks.iter().filter(|t| t.source == MediaSource::Microphone && Some(t.user) != me).count()
+}
+
+impl RoomModel {
+    /// What this page shows now; nothing in audio-only mode.
+    pub fn video_plan(&self, audio_only: bool) -> VideoPlan {
+        match &self.media {
+            Some(media) if !audio_only => choose_videos(
+                &self.tracks,
+                &self.roster,
+                self.my_id(),
+                &self.recent_speakers,
+                self.active_speaker,
+                media.last_n,
+            ),
+            _ => VideoPlan::default(),
+        }
+    }
+
+    /// Am I allowed to publish camera and microphone? (Staff always; students when invited.)
+    pub fn may_publish(&self) -> bool {
+        self.you.as_ref().is_some_and(|p| p.role.is_staff() || p.may_speak)
+    }
+}
+
+/// The connection's health as the page shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkQuality {
+    Good,
+    Fair,
+    Poor,
+}
+
+impl LinkQuality {
+    pub fn label(self) -> &'static str {
+        match self {
+            LinkQuality::Good => "Connection: good",
+            LinkQuality::Fair => "Connection: fair",
+            LinkQuality::Poor => "Connection: poor",
+        }
+    }
+}
+
+/// Judge the connection from the round trip (milliseconds) and the share of packets lost
+/// (0 to 1) over the last interval; `None` when neither is known yet.
+pub fn link_quality(rtt_ms: Option<f64>, loss: Option<f64>) -> Option<LinkQuality> {
+    if rtt_ms.is_none() && loss.is_none() {
+        return None;
+    }
+    let (rtt, loss) = (rtt_ms.unwrap_or(0.0), loss.unwrap_or(0.0));
+    Some(if rtt > 500.0 || loss > 0.08 {
+        LinkQuality::Poor
+    } else if rtt > 250.0 || loss > 0.02 {
+        LinkQuality::Fair
+    } else {
+        LinkQuality::Good
+    })
+}
+
+/// The share of packets lost between two readings of cumulative counters `(lost, received)`;
+/// `None` when nothing arrived meanwhile (or the counters went back, after a restart).
+pub fn loss_between(before: (f64, f64), now: (f64, f64)) -> Option<f64> {
+    let lost = now.0 - before.0;
+    let received = now.1 - before.1;
+    if received < 0.0 || lost < 0.0 || lost + received <= 0.0 {
+        return None;
+    }
+    Some(lost / (lost + received))
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    fn person(user: UserId, role: RoomRole) -> Participant {
+        Participant { user, name: format!("P{user}"), role, chat_muted: false, may_speak: false }
+    }
+
+    fn track(user: UserId, source: MediaSource) -> MediaTrack {
+        let kind = match source {
+            MediaSource::Camera => "c",
+            MediaSource::Microphone => "m",
+            MediaSource::Screen => "s",
+        };
+        MediaTrack { id: format!("{user}{kind}"), user, source }
+    }
+
+    fn roster() -> Vec<Participant> {
+        let mut roster = vec![person(1, RoomRole::Teacher), person(2, RoomRole::CoTeacher)];
+        roster.extend((10..20).map(|u| person(u, RoomRole::Student)));
+        roster
+    }
+
+    fn picked(plan: &VideoPlan) -> Vec<(&str, VideoQuality)> {
+        plan.shown.iter().map(|v| (v.track.as_str(), v.quality)).collect()
+    }
+
+    fn mids(n: usize) -> Vec<String> {
+        (0..n).map(|i| i.to_string()).collect()
+    }
+
+    use MediaSource::{Camera, Microphone, Screen};
+    use VideoQuality::{High, Low, Medium};
+
+    #[test]
+    fn a_screen_share_comes_first_and_puts_the_teachers_in_small_tiles() {
+        let tracks =
+            vec![track(10, Camera), track(1, Camera), track(1, Screen), track(1, Microphone), track(2, Camera)];
+        let plan = choose_videos(&tracks, &roster(), Some(11), &[], None, 4);
+        assert_eq!(picked(&plan), vec![("1s", High), ("1c", Low), ("2c", Low), ("10c", Low)]);
+        assert_eq!(plan.stage.as_deref(), Some("1s"));
+    }
+
+    #[test]
+    fn without_a_screen_the_teacher_is_sharp_and_on_stage_until_someone_else_speaks() {
+        let tracks = vec![track(1, Camera), track(10, Camera), track(11, Camera)];
+        let plan = choose_videos(&tracks, &roster(), Some(12), &[], None, 4);
+        assert_eq!(picked(&plan), vec![("1c", High), ("10c", Low), ("11c", Low)]);
+        assert_eq!(plan.stage.as_deref(), Some("1c"));
+        let plan = choose_videos(&tracks, &roster(), Some(12), &[11], Some(11), 4);
+        assert_eq!(picked(&plan), vec![("1c", High), ("11c", Medium), ("10c", Low)]);
+        assert_eq!(plan.stage.as_deref(), Some("11c"));
+    }
+
+    #[test]
+    fn others_follow_the_recent_speakers_up_to_last_n_and_never_include_my_own() {
+        let tracks: Vec<MediaTrack> = (10..16).map(|u| track(u, Camera)).chain([track(1, Camera)]).collect();
+        // 14 spoke last, then 12; 11 is me.
+        let plan = choose_videos(&tracks, &roster(), Some(11), &[14, 11, 12], Some(14), 3);
+        assert_eq!(picked(&plan), vec![("1c", High), ("14c", Medium), ("12c", Low), ("10c", Low)]);
+        // My own camera is never received, even as the only one.
+        let plan = choose_videos(&[track(11, Camera)], &roster(), Some(11), &[11], Some(11), 3);
+        assert!(plan.shown.is_empty());
+        assert_eq!(plan.stage, None);
+    }
+
+    #[test]
+    fn the_choice_never_exceeds_the_slots() {
+        let mut tracks: Vec<MediaTrack> = (10..20).map(|u| track(u, Camera)).collect();
+        tracks.extend([track(1, Camera), track(2, Camera), track(1, Screen)]);
+        let plan = choose_videos(&tracks, &roster(), None, &[], None, 2);
+        assert_eq!(plan.shown.len(), video_slot_count(2));
+        assert_eq!(plan.shown[0].track, "1s");
+    }
+
+    #[test]
+    fn audio_only_receives_no_video() {
+        let mut model = RoomModel {
+            media: Some(MediaSetup {
+                ice_servers: vec![],
+                camera_max_kbps: 1500,
+                screen_max_kbps: 2500,
+                audio_max_kbps: 40,
+                last_n: 4,
+                tracks: vec![],
+                active_speaker: None,
+            }),
+            roster: roster(),
+            ..RoomModel::default()
+        };
+        model.apply(ServerMsg::MediaTracks { tracks: vec![track(1, Camera), track(1, Microphone)] });
+        assert_eq!(model.video_plan(false).shown.len(), 1);
+        assert_eq!(model.video_plan(true), VideoPlan::default());
+        assert_eq!(audio_slots_needed(&model.tracks, Some(10)), 1);
+        assert_eq!(audio_slots_needed(&model.tracks, Some(1)), 0);
+    }
+
+    #[test]
+    fn a_track_keeps_its_slot_while_it_stays_chosen() {
+        let shown = |ids: &[&str]| -> Vec<ShownVideo> {
+            ids.iter().map(|id| ShownVideo { track: (*id).to_owned(), user: 1, source: Camera, quality: Low }).collect()
+        };
+        let slots = assign_slots(&mids(3), &[], &shown(&["a", "b"]));
+        let tracks = |slots: &[ViewSlot]| slots.iter().map(|s| s.track.clone()).collect::<Vec<_>>();
+        assert_eq!(tracks(&slots), vec![Some("a".into()), Some("b".into()), None]);
+        // "c" comes first in the new order, "a" goes: "b" stays where it was.
+        let slots = assign_slots(&mids(3), &slots, &shown(&["c", "b"]));
+        assert_eq!(tracks(&slots), vec![Some("c".into()), Some("b".into()), None]);
+        // More chosen than slots: the first ones win.
+        let slots = assign_slots(&mids(2), &slots, &shown(&["d", "e", "b"]));
+        assert_eq!(tracks(&slots), vec![Some("d".into()), Some("b".into())]);
+        // Quality follows the new choice.
+        let mut choice = shown(&["b"]);
+        choice[0].quality = High;
+        let slots = assign_slots(&mids(2), &slots, &choice);
+        assert_eq!(slots[1].quality, High);
+        assert_eq!(slots[0].track, None);
+    }
+
+    #[test]
+    fn link_quality_from_round_trip_and_loss() {
+        assert_eq!(link_quality(None, None), None);
+        assert_eq!(link_quality(Some(40.0), Some(0.0)), Some(LinkQuality::Good));
+        assert_eq!(link_quality(Some(300.0), None), Some(LinkQuality::Fair));
+        assert_eq!(link_quality(Some(40.0), Some(0.05)), Some(LinkQuality::Fair));
+        assert_eq!(link_quality(Some(40.0), Some(0.2)), Some(LinkQuality::Poor));
+        assert_eq!(link_quality(Some(900.0), Some(0.0)), Some(LinkQuality::Poor));
+        assert_eq!(loss_between((0.0, 0.0), (5.0, 95.0)), Some(0.05));
+        assert_eq!(loss_between((5.0, 95.0), (5.0, 95.0)), None);
+        assert_eq!(loss_between((5.0, 95.0), (0.0, 10.0)), None);
+    }
+
+    #[test]
+    fn speakers_are_remembered_most_recent_first() {
+        let mut model = RoomModel::default();
+        for user in [10, 11, 10] {
+            model.apply(ServerMsg::ActiveSpeaker { user: Some(user) });
+        }
+        model.apply(ServerMsg::ActiveSpeaker { user: None });
+        assert_eq!(model.recent_speakers, vec![10, 11]);
+        assert_eq!(model.active_speaker, None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::{PollKind, PollOption, PollResults};
 
     fn person(user: UserId, role: RoomRole) -> Participant {
-        Participant { user, name: format!("P{user}"), role, chat_muted: false }
+        Participant { user, name: format!("P{user}"), role, chat_muted: false, may_speak: false }
     }
 
     fn message(id: MessageId) -> ChatMessage {
@@ -263,6 +609,7 @@ mod tests {
             chat_complete: complete,
             deleted,
             polls: vec![],
+            media: None,
         }))
     }
 

@@ -369,7 +369,9 @@ impl Config {
             return bad("media.max_participants, media.max_publishers and media.rejoin_grace_seconds must be positive");
         }
         if media.camera_max_kbps < 100 || media.screen_max_kbps < 100 || media.audio_max_kbps < 8 {
-            return bad("media.camera_max_kbps and media.screen_max_kbps must be at least 100, media.audio_max_kbps at least 8");
+            return bad(
+                "media.camera_max_kbps and media.screen_max_kbps must be at least 100, media.audio_max_kbps at least 8",
+            );
         }
         if media.workers > 256 || media.last_n > 25 {
             return bad("media.workers can be at most 256 and media.last_n at most 25");
@@ -377,7 +379,10 @@ impl Config {
         if media.udp_port != 0 && usize::from(media.udp_port) + media.workers.max(1) > 65536 {
             return bad("media.udp_port plus media.workers must stay below 65536");
         }
-        if media.ice_servers.iter().any(|s| s.urls.is_empty() || s.urls.iter().any(|u| !u.starts_with("stun:") && !u.starts_with("turn:") && !u.starts_with("turns:"))) {
+        if media.ice_servers.iter().any(|s| {
+            s.urls.is_empty()
+                || s.urls.iter().any(|u| !u.starts_with("stun:") && !u.starts_with("turn:") && !u.starts_with("turns:"))
+        }) {
             return bad("each media.ice_servers entry needs urls starting with stun:, turn: or turns:");
         }
         if self.cluster.claim_ttl_seconds == 0 {

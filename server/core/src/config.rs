@@ -462,6 +462,15 @@ mod tests {
             let err = Config::load(Some(Path::new("glob.toml"))).unwrap_err().to_string();
             assert!(err.contains("key_prefix"), "{err}");
 
+            jail.create_file("turn.toml", "[[media.ice_servers]]\nurls = [\"http://turn.example\"]\n")?;
+            let err = Config::load(Some(Path::new("turn.toml"))).unwrap_err().to_string();
+            assert!(err.contains("media.ice_servers"), "{err}");
+            jail.create_file("caps.toml", "[media]\ncamera_max_kbps = 10\n")?;
+            let err = Config::load(Some(Path::new("caps.toml"))).unwrap_err().to_string();
+            assert!(err.contains("camera_max_kbps"), "{err}");
+            jail.create_file("ip.toml", "[media]\nannounced_ips = [\"not-an-ip\"]\n")?;
+            assert!(Config::load(Some(Path::new("ip.toml"))).is_err());
+
             jail.set_env("LECTERN_SERVER__BIND", "not an address");
             assert!(Config::load(None).is_err());
             Ok(())

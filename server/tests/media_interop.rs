@@ -1,7 +1,8 @@
 //! Audio and video through the SFU over real UDP, on both databases, with peers built on
 //! webrtc-rs (an implementation independent of the server's str0m): a teacher publishes VP8
-//! and Opus, a student receives exactly what was sent; a student publishes once invited to
-//! speak; malformed signalling is refused and the worker goes on.
+//! and Opus, a student receives exactly what was sent; an H.264 camera (iPad Safari's) reaches
+//! a browser-like student as H.264; a student publishes once invited to speak; malformed
+//! signalling is refused and the worker goes on.
 //!
 //! `RUST_LOG=server=debug,str0m=debug` shows the server's side of a failure.
 
@@ -50,8 +51,8 @@ struct Publisher {
     audio: Outgoing,
 }
 
-async fn publish(client: &mut Client, name: &str, session: &str) -> Publisher {
-    let mut peer = Peer::new(name, Codecs::Vp8Opus).await;
+async fn publish(client: &mut Client, name: &str, session: &str, codecs: Codecs) -> Publisher {
+    let mut peer = Peer::new(name, codecs).await;
     let video = peer.send(Kind::Video).await;
     let audio = peer.send(Kind::Audio).await;
     let sdp = peer.offer().await;
@@ -76,6 +77,8 @@ struct Subscriber {
     peer: Peer,
     video_pt: u8,
     audio_pt: u8,
+    answer: String,
+    video_mid: String,
 }
 
 /// When a subscriber names what its video slot shows.
@@ -98,17 +101,17 @@ async fn subscribe(client: &mut Client, name: &str, session: &str, camera: &str,
     let video_pt = payload_type(&answer, &video_mid, "VP8/90000");
     let audio_pt = payload_type(&answer, &audio_mid, "opus/48000");
     let view = ClientMsg::MediaView {
-        slots: vec![ViewSlot { mid: video_mid, track: Some(camera.into()), quality: VideoQuality::High }],
+        slots: vec![ViewSlot { mid: video_mid.clone(), track: Some(camera.into()), quality: VideoQuality::High }],
     };
     if at == ViewAt::Answer {
         client.request(view.clone()).await.expect("a view right after the answer is accepted");
     }
-    peer.accept(answer).await;
+    peer.accept(answer.clone()).await;
     peer.connected().await;
     if at == ViewAt::Connected {
         client.request(view).await.expect("the view is accepted");
     }
-    Subscriber { peer, video_pt, audio_pt }
+    Subscriber { peer, video_pt, audio_pt, answer, video_mid }
 }
 
 /// Stream from `publisher` and check that `subscriber` receives it all, intact.
@@ -149,7 +152,7 @@ async fn a_teacher_publishes_and_a_student_receives_the_media_intact(db: &TestDb
     let (mut teacher, welcome) = join(&host, class.id, &class.teacher, None).await;
     assert!(welcome.media.is_some(), "the welcome carries the media setup");
 
-    let publisher = publish(&mut teacher, "teacher", "teacher-page").await;
+    let publisher = publish(&mut teacher, "teacher", "teacher-page", Codecs::Vp8Opus).await;
     let (mut student, welcome) = join(&host, class.id, &class.students[0], None).await;
     let tracks = welcome.media.expect("media setup").tracks;
     let camera = track_of(&tracks, class.teacher.id, MediaSource::Camera).expect("the teacher's camera is listed");
@@ -157,6 +160,58 @@ async fn a_teacher_publishes_and_a_student_receives_the_media_intact(db: &TestDb
 
     let mut subscriber = subscribe(&mut student, "student", "student-page", &camera, ViewAt::Connected).await;
     stream_and_check("student", &publisher, &mut subscriber, 3).await;
+    subscriber.peer.close().await;
+    publisher.peer.close().await;
+}
+
+/// iPad Safari publishes H.264: a camera that can only send H.264 reaches a student whose
+/// browser offers everything (VP8 first), as H.264, every NAL unit intact.
+async fn an_h264_camera_reaches_a_browser_like_subscriber(db: &TestDb) {
+    let host = serve_with_media(db).await;
+    let class = live_class_with_people(&db.state, 1).await;
+    let (mut teacher, _) = join(&host, class.id, &class.teacher, None).await;
+    let publisher = publish(&mut teacher, "teacher", "teacher-page", Codecs::H264Opus).await;
+    assert_eq!(publisher.video.video_codec, VideoCodec::H264);
+    let (mut student, welcome) = join(&host, class.id, &class.students[0], None).await;
+    let tracks = welcome.media.expect("media setup").tracks;
+    let camera = track_of(&tracks, class.teacher.id, MediaSource::Camera).expect("the teacher's camera is listed");
+    let mut subscriber = subscribe(&mut student, "student", "student-page", &camera, ViewAt::Connected).await;
+
+    let seconds = 3;
+    let sending = stream(&publisher.video, &publisher.audio, seconds);
+    let receiving = async { (subscriber.peer.track(Kind::Video).await, subscriber.peer.track(Kind::Audio).await) };
+    let (sent, (mut video, mut audio)) = tokio::join!(sending, receiving);
+    let (video_packets, audio_packets) = drain_both(&mut video, &mut audio).await;
+
+    // What the student negotiated for the stream it got: the payload type of its media packets.
+    let mut media_pts: Vec<u8> = video_packets
+        .iter()
+        .filter(|p| !p.payload.is_empty())
+        .map(|p| p.header.payload_type)
+        .filter(|&pt| {
+            rtpmap(&subscriber.answer, &subscriber.video_mid, pt).is_none_or(|(name, _)| !name.starts_with("rtx/"))
+        })
+        .collect();
+    media_pts.sort_unstable();
+    media_pts.dedup();
+    let [video_pt] = media_pts[..] else {
+        panic!("student: video should come on one payload type, got {media_pts:?} in:\n{}", subscriber.answer)
+    };
+    let (codec, fmtp) = rtpmap(&subscriber.answer, &subscriber.video_mid, video_pt)
+        .unwrap_or_else(|| panic!("student: payload type {video_pt} is not in the answer:\n{}", subscriber.answer));
+    assert_eq!(codec, "H264/90000", "student: video should be H.264 (fmtp {fmtp})");
+    assert!(fmtp.contains("packetization-mode=1"), "student: H.264 should be non-interleaved: {fmtp}");
+
+    let got = check_packets("student", &video_packets, &audio_packets, video_pt, subscriber.audio_pt, &sent);
+    let keyframes = sent.video.iter().filter(|f| h264_is_keyframe(f)).count();
+    eprintln!(
+        "student: H.264 on payload type {video_pt} ({fmtp}): {} access units from #{} ({keyframes} keyframes sent), \
+         {} audio packets from #{}",
+        got.video_frames, got.first_video_frame, got.audio_packets, got.first_audio_packet
+    );
+    let by = (seconds - 1) * VIDEO_FPS;
+    assert!(got.first_video_frame <= by, "student: video began only at frame {}", got.first_video_frame);
+    assert_eq!(got.first_audio_packet, 0, "student: the microphone is forwarded from its first packet");
     subscriber.peer.close().await;
     publisher.peer.close().await;
 }
@@ -307,6 +362,7 @@ async fn malformed_signalling_gets_an_error_and_the_worker_goes_on(db: &TestDb) 
 
 on_both_databases!(
     a_teacher_publishes_and_a_student_receives_the_media_intact,
+    an_h264_camera_reaches_a_browser_like_subscriber,
     a_student_invited_to_speak_is_received_by_the_teacher,
     malformed_signalling_gets_an_error_and_the_worker_goes_on,
 );

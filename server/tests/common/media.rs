@@ -1,15 +1,16 @@
 //! WebRTC peers for the SFU tests, on webrtc-rs: a WebRTC implementation independent of the
 //! server's str0m. Like the browser, a peer is always the offerer; it gathers its candidates
 //! before offering (no trickle), publishes on sendonly transceivers and receives on recvonly
-//! ones. Media is synthetic and self-describing: every VP8 frame and Opus packet carries its
-//! counter, so a receiver can check that it got exactly what was sent, in order, with no gap.
+//! ones. Media is synthetic and self-describing: every VP8 frame, H.264 NAL unit and Opus
+//! packet carries its counter, so a receiver can check that it got exactly what was sent, in
+//! order, with no gap.
 #![allow(dead_code)] // each test file uses its own subset
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media::Sample;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::Packet as RtpPacket;
@@ -70,6 +71,75 @@ pub enum Codecs {
     Vp8Opus,
     /// webrtc-rs's defaults (Opus, G722, PCMU/A, VP8, VP9, H.264, AV1 with RTX…), like a browser.
     BrowserLike,
+    /// H.264 (packetization-mode 1, constrained baseline) and Opus only, as iPad Safari may
+    /// publish: a publisher is sure to send H.264.
+    H264Opus,
+}
+
+impl Codecs {
+    /// What the peer's cameras send.
+    pub fn video(self) -> VideoCodec {
+        match self {
+            Codecs::Vp8Opus | Codecs::BrowserLike => VideoCodec::Vp8,
+            Codecs::H264Opus => VideoCodec::H264,
+        }
+    }
+}
+
+/// The codec of a sent camera, and how its synthetic frames are made and read back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VideoCodec {
+    #[default]
+    Vp8,
+    H264,
+}
+
+impl VideoCodec {
+    fn rtp_codec(self) -> RTCRtpCodec {
+        match self {
+            VideoCodec::Vp8 => vp8(),
+            VideoCodec::H264 => h264(),
+        }
+    }
+
+    /// The frame numbered `counter`.
+    pub fn frame(self, counter: u32, key: bool) -> Vec<u8> {
+        match self {
+            VideoCodec::Vp8 => vp8_frame(counter, key),
+            VideoCodec::H264 => h264_access_unit(counter, key),
+        }
+    }
+
+    /// Reassemble the frames of a received stream.
+    pub fn frames(self, who: &str, packets: &[RtpPacket], payload_type: u8) -> Vec<Unit> {
+        match self {
+            VideoCodec::Vp8 => vp8_frames(who, packets, payload_type),
+            VideoCodec::H264 => h264_frames(who, packets, payload_type),
+        }
+    }
+
+    /// A sent frame as `frames` gives it back: H.264 NAL units get 4-byte start codes (the
+    /// SFU repacketizes, so start-code lengths are not kept).
+    pub fn normalize(self, frame: &[u8]) -> Vec<u8> {
+        match self {
+            VideoCodec::Vp8 => frame.to_vec(),
+            VideoCodec::H264 => annex_b(&nal_units(frame)),
+        }
+    }
+
+    pub fn is_keyframe(self, frame: &[u8]) -> bool {
+        match self {
+            VideoCodec::Vp8 => vp8_is_keyframe(frame),
+            VideoCodec::H264 => h264_is_keyframe(frame),
+        }
+    }
+
+    pub fn counter(self, frame: &[u8]) -> Option<u32> {
+        match self {
+            VideoCodec::Vp8 => vp8_counter(frame),
+            VideoCodec::H264 => h264_counter(frame),
+        }
+    }
 }
 
 fn vp8() -> RTCRtpCodec {
@@ -79,6 +149,19 @@ fn vp8() -> RTCRtpCodec {
         clock_rate: VIDEO_CLOCK,
         channels: 0,
         sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
+    }
+}
+
+/// H.264 as Safari offers it first: non-interleaved (packetization-mode 1), constrained
+/// baseline level 3.1.
+fn h264() -> RTCRtpCodec {
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.into(),
+        clock_rate: VIDEO_CLOCK,
+        channels: 0,
+        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".into(),
         rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
     }
 }
@@ -219,6 +302,8 @@ impl PeerConnectionEventHandler for Events {
 /// A track the peer sends, on a sendonly transceiver.
 pub struct Outgoing {
     pub kind: Kind,
+    /// For a camera, what its frames are.
+    pub video_codec: VideoCodec,
     track: Arc<TrackLocalStaticSample>,
     transceiver: Arc<dyn RtpTransceiver>,
     ssrc: u32,
@@ -261,7 +346,7 @@ impl Outgoing {
         self.keyframe_wanted.swap(false, Ordering::Relaxed)
     }
 
-    /// Send one VP8 frame of 1/30 s.
+    /// Send one video frame of 1/30 s.
     pub async fn send_frame(&self, frame: Vec<u8>) {
         self.write(frame, FRAME_DURATION).await;
     }
@@ -275,6 +360,7 @@ impl Outgoing {
 
 pub struct Peer {
     pub name: String,
+    codecs: Codecs,
     pub pc: Arc<dyn PeerConnection>,
     connection: watch::Receiver<RTCPeerConnectionState>,
     gathering: watch::Receiver<RTCIceGatheringState>,
@@ -298,6 +384,14 @@ impl Peer {
                     .unwrap();
             }
             Codecs::BrowserLike => engine.register_default_codecs().unwrap(),
+            Codecs::H264Opus => {
+                engine
+                    .register_codec(RTCRtpCodecParameters { rtp_codec: h264(), payload_type: 102 }, RtpCodecKind::Video)
+                    .unwrap();
+                engine
+                    .register_codec(RTCRtpCodecParameters { rtp_codec: opus(), payload_type: 111 }, RtpCodecKind::Audio)
+                    .unwrap();
+            }
         }
         // NACK, RTCP reports and transport-wide congestion control feedback, as a browser.
         let registry = register_default_interceptors(Registry::new(), &mut engine).unwrap();
@@ -318,15 +412,16 @@ impl Peer {
             .build()
             .await
             .expect("build a webrtc-rs peer");
-        Peer { name: name.to_owned(), pc: Arc::new(pc), connection, gathering, tracks, arrived: HashMap::new() }
+        Peer { name: name.to_owned(), codecs, pc: Arc::new(pc), connection, gathering, tracks, arrived: HashMap::new() }
     }
 
-    /// A sendonly transceiver with a sample track (VP8 or Opus).
+    /// A sendonly transceiver with a sample track (Opus, or the peer's video codec).
     pub async fn send(&self, kind: Kind) -> Outgoing {
         let ssrc = NEXT_SSRC.fetch_add(1, Ordering::Relaxed);
+        let video_codec = self.codecs.video();
         let codec = match kind {
             Kind::Audio => opus(),
-            Kind::Video => vp8(),
+            Kind::Video => video_codec.rtp_codec(),
         };
         let label = format!("{}-{kind:?}", self.name).to_lowercase();
         let encoding = RTCRtpEncodingParameters {
@@ -351,6 +446,7 @@ impl Peer {
             .expect("add a sendonly transceiver");
         Outgoing {
             kind,
+            video_codec,
             track,
             transceiver,
             ssrc,
@@ -450,6 +546,138 @@ pub fn vp8_counter(frame: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(frame.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// NAL unit types of H.264 (RFC 6184 §5.4): the ones the synthetic camera sends, and the two
+/// RTP payload structures a packetizer may use.
+const NAL_SLICE: u8 = 1;
+const NAL_IDR: u8 = 5;
+const NAL_SPS: u8 = 7;
+const NAL_PPS: u8 = 8;
+const NAL_STAP_A: u8 = 24;
+const NAL_FU_A: u8 = 28;
+
+/// One NAL unit: its header byte, then `counter` as eight nibbles (0x40 | nibble), then filler.
+/// No body byte is below 0x04, so no start code can appear inside it.
+fn h264_nal(header: u8, counter: u32, size: usize) -> Vec<u8> {
+    let mut nal = vec![header];
+    nal.extend((0..8).rev().map(|i| 0x40 | ((counter >> (4 * i)) & 0x0f) as u8));
+    while nal.len() < size {
+        nal.push(0x04 + ((nal.len() as u32).wrapping_mul(13).wrapping_add(counter) % 250) as u8);
+    }
+    nal
+}
+
+/// An H.264 access unit in Annex B carrying `counter` in each NAL unit: a keyframe is SPS, PPS
+/// and an IDR slice large enough to need FU-A fragments; another frame is one non-IDR slice, of
+/// a size that varies. Start codes are 4 or 3 bytes long, as encoders mix them.
+pub fn h264_access_unit(counter: u32, key: bool) -> Vec<u8> {
+    let nals = if key {
+        vec![
+            h264_nal(0x60 | NAL_SPS, counter, 14),
+            h264_nal(0x60 | NAL_PPS, counter, 11),
+            h264_nal(0x60 | NAL_IDR, counter, 3_000 + (counter % 7) as usize * 400),
+        ]
+    } else {
+        vec![h264_nal(0x40 | NAL_SLICE, counter, 200 + (counter % 11) as usize * 170)]
+    };
+    let mut unit = Vec::new();
+    for (i, nal) in nals.iter().enumerate() {
+        let long = i == 0 && counter.is_multiple_of(2);
+        unit.extend_from_slice(if long { &[0, 0, 0, 1] } else { &[0, 0, 1] });
+        unit.extend_from_slice(nal);
+    }
+    unit
+}
+
+/// The NAL units of an Annex B byte stream, without their start codes (3 or 4 bytes).
+pub fn nal_units(stream: &[u8]) -> Vec<Vec<u8>> {
+    let mut starts = Vec::new(); // (start code begins, NAL unit begins)
+    let mut i = 0;
+    while i + 3 <= stream.len() {
+        if stream[i..i + 3] == [0, 0, 1] {
+            let code = if i > 0 && stream[i - 1] == 0 { i - 1 } else { i };
+            starts.push((code, i + 3));
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends = starts.iter().skip(1).map(|&(code, _)| code).chain([stream.len()]);
+    starts.iter().zip(ends).map(|(&(_, begin), end)| stream[begin..end].to_vec()).collect()
+}
+
+/// NAL units joined with 4-byte start codes.
+pub fn annex_b(nals: &[Vec<u8>]) -> Vec<u8> {
+    nals.iter().flat_map(|nal| [0, 0, 0, 1].iter().chain(nal)).copied().collect()
+}
+
+/// Whether an access unit has SPS, PPS and an IDR slice.
+pub fn h264_is_keyframe(unit: &[u8]) -> bool {
+    let types: Vec<u8> = nal_units(unit).iter().filter_map(|n| n.first().map(|h| h & 0x1f)).collect();
+    [NAL_SPS, NAL_PPS, NAL_IDR].iter().all(|t| types.contains(t))
+}
+
+/// The counter of an access unit's first NAL unit.
+pub fn h264_counter(unit: &[u8]) -> Option<u32> {
+    let nals = nal_units(unit);
+    let digits = nals.first()?.get(1..9)?;
+    digits.iter().try_fold(0u32, |c, &d| (d & 0xf0 == 0x40).then_some((c << 4) | u32::from(d & 0x0f)))
+}
+
+/// Reassemble H.264 access units from RTP (RFC 6184, non-interleaved: single NAL units,
+/// STAP-A, FU-A); an access unit ends at the marker bit. Each comes back in Annex B with
+/// 4-byte start codes.
+pub fn h264_frames(who: &str, packets: &[RtpPacket], payload_type: u8) -> Vec<Unit> {
+    let mut frames = Vec::new();
+    let mut current: Option<(u32, Vec<Vec<u8>>)> = None;
+    let mut fragment: Option<Vec<u8>> = None;
+    for p in in_order(who, packets, payload_type) {
+        let payload = &p.payload[..];
+        if payload.is_empty() {
+            continue; // padding
+        }
+        let seq = p.header.sequence_number;
+        let (timestamp, nals) = current.get_or_insert_with(|| (p.header.timestamp, Vec::new()));
+        assert_eq!(*timestamp, p.header.timestamp, "{who}: an access unit's packets have different timestamps");
+        match payload[0] & 0x1f {
+            NAL_STAP_A => {
+                let mut rest = &payload[1..];
+                while !rest.is_empty() {
+                    let size = rest.get(..2).map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])));
+                    let nal = size.and_then(|size| rest.get(2..2 + size));
+                    let Some(nal) = nal else { panic!("{who}: a truncated STAP-A (seq {seq})") };
+                    nals.push(nal.to_vec());
+                    rest = &rest[2 + nal.len()..];
+                }
+            }
+            NAL_FU_A => {
+                let Some(&fu) = payload.get(1) else { panic!("{who}: an FU-A without its header (seq {seq})") };
+                if fu & 0x80 != 0 {
+                    assert!(fragment.is_none(), "{who}: an FU-A began inside another (seq {seq})");
+                    fragment = Some(vec![(payload[0] & 0xe0) | (fu & 0x1f)]);
+                }
+                let Some(nal) = fragment.as_mut() else {
+                    panic!("{who}: an FU-A continued without a start (seq {seq})")
+                };
+                nal.extend_from_slice(&payload[2..]);
+                if fu & 0x40 != 0 {
+                    nals.push(fragment.take().unwrap());
+                }
+            }
+            1..=23 => {
+                assert!(fragment.is_none(), "{who}: an FU-A did not end (seq {seq})");
+                nals.push(payload.to_vec());
+            }
+            other => panic!("{who}: RTP payload with NAL type {other} (seq {seq})"),
+        }
+        if p.header.marker {
+            assert!(fragment.is_none(), "{who}: an access unit ended inside an FU-A (seq {seq})");
+            let (timestamp, nals) = current.take().unwrap();
+            frames.push(Unit { timestamp, data: annex_b(&nals) });
+        }
+    }
+    frames
+}
+
 /// An Opus packet carrying `counter` (a TOC byte, then the counter, then filler).
 pub fn opus_packet(counter: u32) -> Vec<u8> {
     let mut packet = vec![0x78];
@@ -468,6 +696,7 @@ pub fn opus_counter(packet: &[u8]) -> Option<u32> {
 /// What a publisher sent, index = counter.
 #[derive(Debug, Default)]
 pub struct Sent {
+    pub video_codec: VideoCodec,
     pub video: Vec<Vec<u8>>,
     pub audio: Vec<Vec<u8>>,
     /// Keyframes sent because the SFU asked for one.
@@ -485,7 +714,7 @@ pub async fn send_video(video: &Outgoing, seconds: u32) -> (Vec<Vec<u8>>, usize)
         let asked = video.take_keyframe_request();
         let periodic = counter % KEYFRAME_EVERY == 0;
         requested += usize::from(asked && !periodic);
-        let frame = vp8_frame(counter, periodic || asked);
+        let frame = video.video_codec.frame(counter, periodic || asked);
         video.send_frame(frame.clone()).await;
         sent.push(frame);
     }
@@ -507,8 +736,9 @@ pub async fn send_audio(audio: &Outgoing, seconds: u32) -> Vec<Vec<u8>> {
 
 /// Camera and microphone together.
 pub async fn stream(video: &Outgoing, audio: &Outgoing, seconds: u32) -> Sent {
+    let video_codec = video.video_codec;
     let ((video, requested_keyframes), audio) = tokio::join!(send_video(video, seconds), send_audio(audio, seconds));
-    Sent { video, audio, requested_keyframes }
+    Sent { video_codec, video, audio, requested_keyframes }
 }
 
 /// Read a track's packets until no media (a packet with a payload) came for `quiet`, or the
@@ -692,20 +922,48 @@ pub async fn check_reception(
     audio_pt: u8,
     sent: &Sent,
 ) -> Reception {
+    let (video_packets, audio_packets) = drain_both(video, audio).await;
+    check_packets(who, &video_packets, &audio_packets, video_pt, audio_pt, sent)
+}
+
+/// Drain a video and an audio track together.
+pub async fn drain_both(video: &mut RemoteTrack, audio: &mut RemoteTrack) -> (Vec<RtpPacket>, Vec<RtpPacket>) {
     let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
     let quiet = Duration::from_millis(600);
-    let (video_packets, audio_packets) = tokio::join!(drain(video, quiet, deadline), drain(audio, quiet, deadline));
-    let packets = opus_packets(&format!("{who} audio"), &audio_packets, audio_pt);
+    tokio::join!(drain(video, quiet, deadline), drain(audio, quiet, deadline))
+}
+
+/// Check a subscriber's received packets against `sent`.
+pub fn check_packets(
+    who: &str,
+    video_packets: &[RtpPacket],
+    audio_packets: &[RtpPacket],
+    video_pt: u8,
+    audio_pt: u8,
+    sent: &Sent,
+) -> Reception {
+    let packets = opus_packets(&format!("{who} audio"), audio_packets, audio_pt);
     let first_audio_packet =
         check_units(&format!("{who} audio"), &packets, &sent.audio, opus_counter, AUDIO_TICKS_PER_PACKET);
-    let frames = vp8_frames(&format!("{who} video"), &video_packets, video_pt);
+    let codec = sent.video_codec;
+    let frames = codec.frames(&format!("{who} video"), video_packets, video_pt);
     assert!(
-        frames.first().is_some_and(|f| vp8_is_keyframe(&f.data)),
+        frames.first().is_some_and(|f| codec.is_keyframe(&f.data)),
         "{who}: the first video frame forwarded must be a keyframe"
     );
+    let sent_video: Vec<Vec<u8>> = sent.video.iter().map(|f| codec.normalize(f)).collect();
     let first_video_frame =
-        check_units(&format!("{who} video"), &frames, &sent.video, vp8_counter, VIDEO_TICKS_PER_FRAME);
+        check_units(&format!("{who} video"), &frames, &sent_video, |f| codec.counter(f), VIDEO_TICKS_PER_FRAME);
     Reception { first_video_frame, first_audio_packet, video_frames: frames.len(), audio_packets: packets.len() }
+}
+
+/// The encoding name and format parameters of payload type `pt` in the m-section of `sdp`
+/// with `mid`, e.g. ("H264/90000", "packetization-mode=1;…").
+pub fn rtpmap(sdp: &str, mid: &str, pt: u8) -> Option<(String, String)> {
+    let section = sdp.split("\r\nm=").find(|s| s.lines().any(|l| l.trim() == format!("a=mid:{mid}")))?;
+    let attribute =
+        |name: &str| section.lines().find_map(|l| l.trim().strip_prefix(&format!("a={name}:{pt} ")).map(str::to_owned));
+    Some((attribute("rtpmap")?, attribute("fmtp").unwrap_or_default()))
 }
 
 /// Log to the test output when RUST_LOG is set (`RUST_LOG=server=debug,str0m=debug`).

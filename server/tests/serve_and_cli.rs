@@ -24,6 +24,9 @@ fn lectern() -> Command {
 async fn sqlite_config(dir: &tempfile::TempDir) -> Config {
     let mut config = Config::default();
     config.database.url = format!("sqlite://{}/lectern.db", dir.path().display());
+    // Free UDP ports for the SFU: these tests run side by side.
+    config.media.udp_port = 0;
+    config.media.bind_ip = std::net::Ipv4Addr::LOCALHOST.into();
     config
 }
 

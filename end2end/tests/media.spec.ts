@@ -106,3 +106,28 @@ test("after the room connection drops and comes back, media goes on and follows 
   await expect(student.locator(".room-notice")).toHaveCount(0);
   await studentContext.close();
 });
+
+test("a teacher's screen share takes the student's stage, with the camera beside it", async ({ page, browser }) => {
+  const { classId, student, studentContext } = await teacherAndStudent(page, browser, {
+    teacher: "Sana Teacher", student: "Theo Student", title: "Live slides",
+  });
+  await enterRoom(page, classId);
+  await enterRoom(student, classId);
+  await startCameraAndMicrophone(page);
+  const camera = student.locator('video[data-user-name="Sana Teacher"][data-source="camera"]');
+  await expectMovingPictures(camera);
+
+  // Headless Chromium with the fake media flags captures a fake screen without asking.
+  await page.getByRole("button", { name: "Share screen" }).click();
+  await expect(page.getByRole("button", { name: "Stop sharing" })).toBeVisible();
+  const screen = student.locator('.media-stage video[data-user-name="Sana Teacher"][data-source="screen"]');
+  await expectMovingPictures(screen);
+  await expect(student.locator(".media-stage")).toContainText("Sana Teacher's screen");
+  // The camera moves to a tile and keeps moving.
+  await expectMovingPictures(student.locator('.media-tiles video[data-user-name="Sana Teacher"][data-source="camera"]'));
+
+  await page.getByRole("button", { name: "Stop sharing" }).click();
+  await expect(student.locator('video[data-source="screen"]')).toHaveCount(0);
+  await expectMovingPictures(student.locator('.media-stage video[data-user-name="Sana Teacher"][data-source="camera"]'));
+  await studentContext.close();
+});

@@ -1,4 +1,4 @@
-import { expect, request, type Browser, type Locator, type Page } from "@playwright/test";
+import { expect, request, type Browser, type BrowserContext, type Locator, type Page } from "@playwright/test";
 import { baseURL } from "../playwright.config";
 
 export const PASSWORD = "violet-anchor-trombone";
@@ -98,18 +98,21 @@ export async function enterRoom(page: Page, classId: number) {
 
 /**
  * A teacher (registered and signed in on `page`) with a class that is live now, and a student
- * enrolled in it, signed in on a page of a browser context of their own.
+ * enrolled in it, signed in on a page of a browser context of their own; `prepare` may set the
+ * student's context up before any page opens.
  */
 export async function teacherAndStudent(
   page: Page,
   browser: Browser,
   names: { teacher: string; student: string; title: string },
+  prepare?: (context: BrowserContext) => Promise<void>,
 ) {
   const teacherLogin = uniqueName(names.teacher.split(" ")[0].toLowerCase());
   await register(page, teacherLogin, names.teacher);
   await promote(teacherLogin);
   const classId = await scheduleClass(page, { title: names.title, time_zone: "UTC", start_local: thisMinuteUtc() });
   const studentContext = await browser.newContext();
+  if (prepare) await prepare(studentContext);
   const student = await studentContext.newPage();
   await register(student, uniqueName(names.student.split(" ")[0].toLowerCase()), names.student);
   const enrolled = await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } });
@@ -130,4 +133,24 @@ export async function expectMovingPictures(video: Locator) {
   const before = await read();
   await expect.poll(async () => (await read()).time, { timeout: 15_000 }).toBeGreaterThan(before.time + 0.5);
   expect((await read()).frames).toBeGreaterThan(before.frames);
+}
+
+/**
+ * Keep every WebSocket a page of `context` opens within the test's reach (`window.__sockets`);
+ * while `window.__blockSockets` is true, new sockets go to a closed port instead.
+ */
+export async function keepSockets(context: BrowserContext) {
+  await context.addInitScript(() => {
+    const w = window as any;
+    const Real = window.WebSocket;
+    w.__sockets = [];
+    w.__blockSockets = false;
+    const Patched = function (url: string | URL, protocols?: string | string[]) {
+      const socket = new Real(w.__blockSockets ? "ws://127.0.0.1:9/closed" : url, protocols);
+      w.__sockets.push(socket);
+      return socket;
+    } as unknown as typeof WebSocket;
+    Object.assign(Patched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: Real.prototype });
+    w.WebSocket = Patched;
+  });
 }

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { enterRoom, expectMovingPictures, teacherAndStudent } from "./helpers";
+import { enterRoom, expectMovingPictures, keepSockets, teacherAndStudent } from "./helpers";
 
 // Chromium runs with a fake camera (a moving test pattern) and a fake microphone (a beep), and
 // grants them without asking: see the launch arguments in playwright.config.ts.
@@ -72,18 +72,7 @@ test("after the room connection drops and comes back, media goes on and follows 
     teacher: "Quinn Teacher", student: "Remy Student", title: "Live resilience",
   });
   // Keep the student's WebSockets within reach of the test.
-  await studentContext.addInitScript(() => {
-    const w = window as any;
-    const Real = window.WebSocket;
-    w.__sockets = [];
-    const Patched = function (url: string | URL, protocols?: string | string[]) {
-      const socket = new Real(url, protocols);
-      w.__sockets.push(socket);
-      return socket;
-    } as unknown as typeof WebSocket;
-    Object.assign(Patched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: Real.prototype });
-    w.WebSocket = Patched;
-  });
+  await keepSockets(studentContext);
   await enterRoom(page, classId);
   await enterRoom(student, classId);
   await startCameraAndMicrophone(page);

@@ -1,41 +1,9 @@
-import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
-import { open, promote, register, scheduleClass, uniqueName } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { enterRoom, keepSockets, open, promote, register, scheduleClass, teacherAndStudent, thisMinuteUtc, uniqueName } from "./helpers";
 
 /** This minute in UTC as `YYYY-MM-DDTHH:MM`: a class that starts now is live now. */
-function thisMinuteUtc(): string {
-  return new Date().toISOString().slice(0, 16);
-}
-
-async function enterRoom(page: Page, classId: number) {
-  await open(page, `/classes/${classId}/live`);
-  await expect(page.getByTestId("room-status")).toHaveText("Live");
-}
-
-/**
- * A teacher (signed in on `page`) with a class that is live now, and an enrolled student in a
- * browser context of their own; `prepare` may set the student's context up before any page opens.
- */
-async function liveClass(
-  page: Page,
-  browser: Browser,
-  names: { teacher: string; student: string; title: string },
-  prepare?: (context: BrowserContext) => Promise<void>,
-) {
-  const teacherLogin = uniqueName(names.teacher.split(" ")[0].toLowerCase());
-  await register(page, teacherLogin, names.teacher);
-  await promote(teacherLogin);
-  const classId = await scheduleClass(page, { title: names.title, time_zone: "UTC", start_local: thisMinuteUtc() });
-  const studentContext = await browser.newContext();
-  if (prepare) await prepare(studentContext);
-  const student = await studentContext.newPage();
-  await register(student, uniqueName(names.student.split(" ")[0].toLowerCase()), names.student);
-  const enrolled = await student.request.post("/api/classes/enrol", { form: { class_id: String(classId) } });
-  expect(enrolled.ok()).toBeTruthy();
-  return { classId, student, studentContext };
-}
-
 test("a teacher and a student chat, run a poll and both see the results", async ({ page, browser }) => {
-  const { classId, student, studentContext } = await liveClass(page, browser, {
+  const { classId, student, studentContext } = await teacherAndStudent(page, browser, {
     teacher: "Tia Teacher", student: "Sam Student", title: "Live algebra",
   });
 
@@ -96,21 +64,9 @@ test("a teacher and a student chat, run a poll and both see the results", async 
 test("the room page reconnects and catches up after the connection drops", async ({ page, browser }) => {
   // Keep the student page's WebSockets within reach of the test, and let it send new ones to a
   // dead port.
-  const { classId, student, studentContext } = await liveClass(
+  const { classId, student, studentContext } = await teacherAndStudent(
     page, browser, { teacher: "Rex Teacher", student: "Una Student", title: "Resume test" },
-    (context) => context.addInitScript(() => {
-      const w = window as any;
-      const Real = window.WebSocket;
-      w.__sockets = [];
-      w.__blockSockets = false;
-      const Patched = function (url: string | URL, protocols?: string | string[]) {
-        const socket = new Real(w.__blockSockets ? "ws://127.0.0.1:9/closed" : url, protocols);
-        w.__sockets.push(socket);
-        return socket;
-      } as unknown as typeof WebSocket;
-      Object.assign(Patched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: Real.prototype });
-      w.WebSocket = Patched;
-    }),
+    keepSockets,
   );
 
   await enterRoom(page, classId);

@@ -5,14 +5,15 @@
 
 mod common;
 
-use app::protocol::{ClientMsg, ErrorCode, MediaSource, Publication, ServerMsg, VideoQuality, ViewSlot};
+use app::protocol::{ClientMsg, ErrorCode, MediaSource, MediaTrack, Publication, ServerMsg, VideoQuality, ViewSlot};
 use common::room::*;
 use common::sdp::*;
+use lectern_core::AppState;
 use lectern_core::config::Config;
 use lectern_core::on_both_databases;
 use lectern_core::testing::TestDb;
 use std::time::{Duration, Instant};
-use str0m::media::{Direction, MediaKind};
+use str0m::media::{Direction, MediaKind, Mid};
 
 async fn students_publish_only_when_invited_and_stop_when_told(db: &TestDb) {
     let app = &db.state;
@@ -102,8 +103,19 @@ async fn students_publish_only_when_invited_and_stop_when_told(db: &TestDb) {
     assert_eq!(student.request(restart).await.unwrap_err().0, ErrorCode::Forbidden);
 }
 
-async fn a_participant_who_comes_back_within_the_grace_keeps_their_tracks(db: &TestDb) {
-    let app = &db.state;
+/// A live class with one student, served with media: the student is in, and the teacher
+/// publishes camera and microphone from `page`.
+struct Publishing {
+    host: String,
+    class: LiveClass,
+    student: Client,
+    teacher: Client,
+    page: Page,
+    mids: Vec<Mid>,
+    tracks: Vec<MediaTrack>,
+}
+
+async fn teacher_publishing(app: &AppState) -> Publishing {
     let class = live_class_with_people(app, 1).await;
     let host = serve(app.clone()).await;
     let (mut student, _) = join(&host, class.id, &class.students[0], None).await;
@@ -111,8 +123,14 @@ async fn a_participant_who_comes_back_within_the_grace_keeps_their_tracks(db: &T
     let mut page = Page::new("teacher-tab");
     let (offer, mids) = page.offer(&CAMERA_AND_MIC, &PUBLISH_BOTH);
     negotiate(&mut teacher, &mut page, offer).await.unwrap();
-    let published = next_tracks(&mut student).await;
-    assert_eq!(published.len(), 2);
+    let tracks = next_tracks(&mut student).await;
+    assert_eq!(tracks.len(), 2);
+    Publishing { host, class, student, teacher, page, mids, tracks }
+}
+
+async fn a_participant_who_comes_back_within_the_grace_keeps_their_tracks(db: &TestDb) {
+    let Publishing { host, class, mut student, teacher, mut page, mids, tracks: published } =
+        teacher_publishing(&db.state).await;
 
     // The teacher's socket drops (a network change); they are back in a few seconds on a new
     // socket, restart ICE on the same session, and keep the same tracks.
@@ -153,15 +171,7 @@ async fn a_participant_who_stays_away_loses_their_tracks_after_the_grace(db: &Te
     let mut config = Config::default();
     config.media.rejoin_grace_seconds = 1;
     let db = TestDb::with_config(common::room::backend_of(db), config).await;
-    let app = &db.state;
-    let class = live_class_with_people(app, 1).await;
-    let host = serve(app.clone()).await;
-    let (mut student, _) = join(&host, class.id, &class.students[0], None).await;
-    let (mut teacher, _) = join(&host, class.id, &class.teacher, None).await;
-    let mut page = Page::new("teacher-tab");
-    let (offer, _) = page.offer(&CAMERA_AND_MIC, &PUBLISH_BOTH);
-    negotiate(&mut teacher, &mut page, offer).await.unwrap();
-    assert_eq!(next_tracks(&mut student).await.len(), 2);
+    let Publishing { mut student, teacher, .. } = teacher_publishing(&db.state).await;
     let left_at = Instant::now();
     drop(teacher);
     let tracks = next_tracks(&mut student).await;

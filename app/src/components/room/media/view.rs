@@ -1,7 +1,7 @@
 //! The media area of the room: a large stage (the screen share, else the active speaker or the
 //! teacher), tiles for the others and one's own camera, the device chooser and the controls.
 
-use super::{Feed, MediaClient, Phase};
+use super::{Device, Feed, MediaClient, Phase};
 use crate::protocol::{MediaSource, UserId};
 use leptos::prelude::*;
 
@@ -301,6 +301,38 @@ fn Invite(staff: Memo<bool>) -> impl IntoView {
     }
 }
 
+/// One device chooser: a labelled list, or a line saying there is none.
+#[component]
+fn DeviceSelect(
+    id: &'static str,
+    label: &'static str,
+    none: &'static str,
+    devices: Signal<Vec<Device>>,
+    current: Signal<Option<String>>,
+    choose: Callback<String>,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {move || {
+                let devices = devices.get();
+                if devices.is_empty() {
+                    return view! { <p id=id class="muted">{none}</p> }.into_any();
+                }
+                let current = current.get().unwrap_or_default();
+                view! {
+                    <select id=id on:change=move |ev| choose.run(event_target_value(&ev))>
+                        {devices.into_iter().map(|d| {
+                            let selected = d.id == current;
+                            view! { <option value=d.id selected=selected>{d.label}</option> }
+                        }).collect_view()}
+                    </select>
+                }.into_any()
+            }}
+        </div>
+    }
+}
+
 #[component]
 fn DeviceSetup() -> impl IntoView {
     let media = media();
@@ -324,44 +356,14 @@ fn DeviceSetup() -> impl IntoView {
             <video class="preview mirrored" node_ref=video autoplay playsinline prop:muted=true data-local="preview"
                 aria-label="Preview of your camera"></video>
             <div class="device-fields">
-                <div class="field">
-                    <label for="camera-select">"Camera"</label>
-                    {move || {
-                        let camera = camera.clone();
-                        let current = setup.with(|s| s.camera.clone().unwrap_or_default());
-                        if setup.with(|s| s.cameras.is_empty()) {
-                            view! { <p id="camera-select" class="muted">"No camera found: you will be heard, not seen."</p> }.into_any()
-                        } else {
-                            view! {
-                                <select id="camera-select" on:change=move |ev| camera.choose_camera(event_target_value(&ev))>
-                                    {setup.get().cameras.into_iter().map(|d| {
-                                        let selected = d.id == current;
-                                        view! { <option value=d.id selected=selected>{d.label}</option> }
-                                    }).collect_view()}
-                                </select>
-                            }.into_any()
-                        }
-                    }}
-                </div>
-                <div class="field">
-                    <label for="microphone-select">"Microphone"</label>
-                    {move || {
-                        let microphone = microphone.clone();
-                        let current = setup.with(|s| s.microphone.clone().unwrap_or_default());
-                        if setup.with(|s| s.microphones.is_empty()) {
-                            view! { <p id="microphone-select" class="muted">"No microphone found."</p> }.into_any()
-                        } else {
-                            view! {
-                                <select id="microphone-select" on:change=move |ev| microphone.choose_microphone(event_target_value(&ev))>
-                                    {setup.get().microphones.into_iter().map(|d| {
-                                        let selected = d.id == current;
-                                        view! { <option value=d.id selected=selected>{d.label}</option> }
-                                    }).collect_view()}
-                                </select>
-                            }.into_any()
-                        }
-                    }}
-                </div>
+                <DeviceSelect id="camera-select" label="Camera" none="No camera found: you will be heard, not seen."
+                    devices=Signal::derive(move || setup.with(|s| s.cameras.clone()))
+                    current=Signal::derive(move || setup.with(|s| s.camera.clone()))
+                    choose=Callback::new(move |id: String| camera.choose_camera(id))/>
+                <DeviceSelect id="microphone-select" label="Microphone" none="No microphone found."
+                    devices=Signal::derive(move || setup.with(|s| s.microphones.clone()))
+                    current=Signal::derive(move || setup.with(|s| s.microphone.clone()))
+                    choose=Callback::new(move |id: String| microphone.choose_microphone(id))/>
                 <div class="dialog-actions">
                     <button type="button" class="button secondary" on:click=move |_| cancel.close_setup()>"Cancel"</button>
                     <button type="button" class="button" prop:disabled=move || busy.get()

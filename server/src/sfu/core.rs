@@ -38,6 +38,9 @@ const NOMINAL_BPS: [u64; 3] = [150_000, 500_000, 1_500_000];
 const AUDIO_BPS: u64 = 50_000;
 /// A layer not heard from for this long is taken as stopped (the publisher's encoder dropped it).
 const LAYER_STALE: Duration = Duration::from_millis(1500);
+/// How far above its cap a layer may be measured (bursts, RTP and RTX overhead) before it is
+/// held back, in percent.
+const CAP_TOLERANCE_PERCENT: u64 = 150;
 /// Most m-lines one browser may declare as published (camera, microphone, screen).
 const MAX_PUBLICATIONS: usize = 3;
 /// Longest mid accepted (str0m's limit).
@@ -73,6 +76,11 @@ pub struct Limits {
     pub upgrade_hold: Duration,
     /// The downlink estimate a new subscriber starts from.
     pub initial_estimate_bps: u64,
+    /// Bitrate caps per source (`media.*_max_kbps`). Browsers set them as their encoders'
+    /// `maxBitrate`; a layer measured well above its cap (a client that ignores it) is not
+    /// forwarded, so that one publisher cannot flood 300 downlinks.
+    pub camera_max_bps: u64,
+    pub screen_max_bps: u64,
 }
 
 impl Default for Limits {
@@ -84,6 +92,8 @@ impl Default for Limits {
             keyframe_interval: Duration::from_millis(500),
             upgrade_hold: Duration::from_secs(2),
             initial_estimate_bps: 1_000_000,
+            camera_max_bps: 1_500_000,
+            screen_max_bps: 2_500_000,
         }
     }
 }
@@ -802,6 +812,11 @@ impl SfuCore {
         let mut order: Vec<usize> =
             (0..peer.video_slots.len()).filter(|i| peer.video_slots[*i].track.is_some()).collect();
         order.sort_by_key(|i| std::cmp::Reverse(peer.video_slots[*i].quality));
+        let cap_of = |source: MediaSource| {
+            let cap =
+                if source == MediaSource::Screen { self.limits.screen_max_bps } else { self.limits.camera_max_bps };
+            cap * CAP_TOLERANCE_PERCENT / 100
+        };
         let needs: Vec<SlotNeed> = order
             .iter()
             .map(|i| {
@@ -810,11 +825,14 @@ impl SfuCore {
                 match track {
                     Some(t) if t.simulcast => SlotNeed {
                         max: slot.quality,
-                        layer_bps: std::array::from_fn(|l| t.meters[l].rate(NOMINAL_BPS[l])),
+                        layer_bps: std::array::from_fn(|l| {
+                            t.meters[l].rate(NOMINAL_BPS[l]).filter(|bps| *bps <= cap_of(t.source))
+                        }),
                     },
                     // One layer: it goes or it does not; assume it small until measured.
                     Some(t) => {
-                        SlotNeed { max: VideoQuality::Low, layer_bps: [t.meters[0].rate(NOMINAL_BPS[0]), None, None] }
+                        let rate = t.meters[0].rate(NOMINAL_BPS[0]).filter(|bps| *bps <= cap_of(t.source));
+                        SlotNeed { max: VideoQuality::Low, layer_bps: [rate, None, None] }
                     }
                     None => SlotNeed { max: VideoQuality::Low, layer_bps: [None; 3] },
                 }

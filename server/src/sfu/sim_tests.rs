@@ -367,6 +367,30 @@ fn a_slot_switches_layers_only_on_a_keyframe_and_keeps_its_timeline() {
 }
 
 #[test]
+fn a_layer_far_over_the_bitrate_cap_is_held_back() {
+    // The full layer runs at about 1 Mbit/s; with a 400 kbit/s camera cap, a big tile gets the
+    // half layer (about 300 kbit/s) instead.
+    let limits = Limits { initial_estimate_bps: 20_000_000, camera_max_bps: 400_000, ..Limits::default() };
+    let mut sim = Sim::new(limits);
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let slots = sim.subscribe(student, 1);
+    sim.view(student, slots[0], (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
+    connect(&mut sim, &[teacher, student]);
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    sim.run(Duration::from_secs(4), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    let frames = frames_in(&sim, student, slots[0]);
+    assert!(frames.len() > 60, "video flows: {} frames", frames.len());
+    assert!(frames.iter().all(|f| f.layer < 2), "the full layer, over its cap, never reached the student");
+    assert!(frames.iter().any(|f| f.layer == 1), "the half layer did");
+}
+
+#[test]
 fn many_joins_at_once_cost_the_publisher_few_keyframes() {
     let subscribers = 300;
     let mut sim = Sim::new(Limits::default());

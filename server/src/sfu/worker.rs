@@ -63,6 +63,8 @@ impl Sfu {
             max_participants: config.max_participants,
             max_publishers: config.max_publishers,
             rejoin_grace: Duration::from_secs(config.rejoin_grace_seconds),
+            camera_max_bps: u64::from(config.camera_max_kbps) * 1000,
+            screen_max_bps: u64::from(config.screen_max_kbps) * 1000,
             ..Limits::default()
         };
         let mut workers = Vec::with_capacity(count);

@@ -656,12 +656,6 @@ impl SfuCore {
                             _ => None,
                         };
                     }
-                    Event::MediaAdded(added) => sync_slot(peer, added.mid, added.kind, added.direction),
-                    Event::MediaChanged(changed) => {
-                        if let Some(kind) = peer.rtc.media(changed.mid).map(|m| m.kind()) {
-                            sync_slot(peer, changed.mid, kind, changed.direction);
-                        }
-                    }
                     Event::MediaData(data) if peer.published.contains_key(&data.mid) => {
                         self.actions.push_back(Action::Forward(id, Box::new(data)));
                     }
@@ -771,23 +765,26 @@ impl SfuCore {
         let mut lost = Vec::new();
         for id in &ids {
             let Some(peer) = self.peers.get_mut(id) else { continue };
+            let mut owed = Vec::new();
             for (mid, track) in &mut peer.published {
                 for meter in &mut track.meters {
                     meter.roll(now);
                 }
                 for (i, gate) in track.gates.iter_mut().enumerate() {
                     if gate.due(now, interval) {
-                        let rid = track.simulcast.then(|| layers::rid_of(layers::LAYERS[i]));
-                        if let Some(mut writer) = peer.rtc.writer(*mid) {
-                            let _ = writer.request_keyframe(rid, KeyframeRequestKind::Pli);
-                        }
+                        owed.push((*mid, track.simulcast.then(|| layers::rid_of(layers::LAYERS[i]))));
                     }
                 }
+            }
+            if !owed.is_empty() {
+                for (mid, rid) in owed {
+                    send_keyframe_request(peer, mid, rid);
+                }
+                self.actions.push_back(Action::Drive(*id));
             }
             if peer.disconnected_since.is_some_and(|t| now.duration_since(t) >= self.limits.rejoin_grace) {
                 lost.push((*id, peer.class));
             }
-            self.actions.push_back(Action::Drive(*id));
         }
         for id in &ids {
             self.allocate(now, *id);
@@ -851,6 +848,8 @@ impl SfuCore {
         if desired > 0 {
             let minimum = needs.iter().filter_map(|n| n.layer_bps.iter().flatten().min().copied()).sum::<u64>() + audio;
             peer.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+            // That re-arms str0m's pacer and probe timers: poll for the new timeout.
+            self.actions.push_back(Action::Drive(id));
         }
         for (i, layer) in order.into_iter().zip(allowed) {
             let slot = &mut peer.video_slots[i];

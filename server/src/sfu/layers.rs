@@ -55,12 +55,11 @@ pub struct SlotNeed {
 pub fn allocate(budget_bps: u64, slots: &[SlotNeed]) -> Vec<Option<VideoQuality>> {
     let mut chosen: Vec<Option<usize>> = vec![None; slots.len()];
     let mut left = budget_bps;
-    for (slot, pick) in slots.iter().zip(chosen.iter_mut()) {
+    for (n, (slot, pick)) in slots.iter().zip(chosen.iter_mut()).enumerate() {
         let lowest = (0..=index(slot.max)).find(|&i| slot.layer_bps[i].is_some());
         if let Some(i) = lowest {
             let cost = slot.layer_bps[i].unwrap_or(0);
-            let first = std::ptr::eq(slot, &slots[0]);
-            if cost <= left || first {
+            if cost <= left || n == 0 {
                 left = left.saturating_sub(cost);
                 *pick = Some(i);
             }

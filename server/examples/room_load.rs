@@ -48,16 +48,11 @@
 use app::protocol::{ClientFrame, ClientMsg, PROTOCOL_VERSION, PollKind, ServerMsg};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use lectern_core::AppState;
-use lectern_core::auth::{SESSION_COOKIE, token};
+use lectern_core::auth::SESSION_COOKIE;
 use lectern_core::config::{Config, RoomConfig};
-use lectern_core::store::classes::{ClassSchedule, NewClass, Slot};
-use lectern_core::store::sessions::NewSession;
-use lectern_core::store::users::{InitialRole, NewUser};
-use lectern_model::Role;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -68,6 +63,13 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::fixture::{Fixture, prepare};
+use support::proc_stats::{Dist, ProcSample, cpu_model, loadavg, open_files_limit, sample};
+use support::server_process::{Server, default_server, start_server};
+use support::{Failure, fail, nanos_since, wait_for};
 
 /// p99 delivery latency the default run must stay under.
 const TARGET_P99_MS: f64 = 50.0;
@@ -85,12 +87,6 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long deliveries may trail the last message sent before they count as missing.
 const DELIVERY_GRACE: Duration = Duration::from_secs(10);
-/// How long the server gets to answer `/healthz` after it starts.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// How often the tool checks a condition it waits for.
-const POLL_EVERY: Duration = Duration::from_millis(10);
-/// `/proc/<pid>/stat` counts CPU time in clock ticks of USER_HZ, which is 100 on Linux.
-const USER_HZ: u64 = 100;
 /// File descriptors the tool (and the server) need besides one per client.
 const SPARE_FDS: u64 = 100;
 /// Slowest messages listed in the report.
@@ -101,7 +97,6 @@ const CLIENT_READ_BUFFER: usize = 8 * 1024;
 const POLL_OPTIONS: [&str; 4] = ["Option A", "Option B", "Option C", "Option D"];
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Failure = String;
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -165,319 +160,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--clients and --max-clients: at most 50000".into());
     }
     Ok(args)
-}
-
-/// `target/<profile>/lectern`, beside the `examples` folder this program runs from.
-fn default_server() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap_or(Path::new("."));
-    profile_dir.join("lectern")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics and /proc
-
-/// Percentiles (nearest rank) and maximum of a set of durations, in milliseconds.
-#[derive(Clone, Copy, Debug)]
-struct Dist {
-    count: usize,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-}
-
-impl Dist {
-    fn of_nanos(mut nanos: Vec<u64>) -> Option<Dist> {
-        if nanos.is_empty() {
-            return None;
-        }
-        nanos.sort_unstable();
-        let n = nanos.len();
-        let rank = |p: f64| nanos[((p * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1e6;
-        Some(Dist { count: n, p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), p999: rank(0.999), max: rank(1.0) })
-    }
-
-    fn json(this: &Option<Dist>) -> serde_json::Value {
-        match this {
-            Some(d) => json!({
-                "count": d.count, "p50": d.p50, "p90": d.p90, "p99": d.p99, "p99_9": d.p999, "max": d.max,
-            }),
-            None => serde_json::Value::Null,
-        }
-    }
-}
-
-/// One reading of a process's CPU time and memory.
-#[derive(Clone, Copy, Debug)]
-struct ProcSample {
-    cpu_ms: u64,
-    rss_kb: u64,
-    hwm_kb: u64,
-    threads: u64,
-    at: Instant,
-}
-
-/// Read `/proc/<pid>/stat` and `/proc/<pid>/status`; `pid` may be `self`.
-fn sample(pid: &str) -> Result<ProcSample, Failure> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| fail("read /proc/<pid>/stat", e))?;
-    // Fields after the command name (which is in parentheses and may hold spaces): state is
-    // field 3, utime field 14, stime field 15.
-    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or("unreadable /proc/<pid>/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick =
-        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("unreadable CPU time in /proc/<pid>/stat");
-    let ticks = tick(14 - 3)? + tick(15 - 3)?;
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| fail("read /proc/<pid>/status", e))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok(ProcSample {
-        cpu_ms: ticks * 1000 / USER_HZ,
-        rss_kb: field("VmRSS:"),
-        hwm_kb: field("VmHWM:"),
-        threads: field("Threads:"),
-        at: Instant::now(),
-    })
-}
-
-impl ProcSample {
-    /// CPU milliseconds used since `earlier`, and that as a percentage of one core.
-    fn cpu_since(&self, earlier: &ProcSample) -> (u64, f64) {
-        let cpu = self.cpu_ms.saturating_sub(earlier.cpu_ms);
-        let wall = self.at.duration_since(earlier.at).as_secs_f64() * 1000.0;
-        (cpu, if wall > 0.0 { 100.0 * cpu as f64 / wall } else { 0.0 })
-    }
-}
-
-fn loadavg() -> [f64; 3] {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut v = text.split_whitespace().map(|f| f.parse::<f64>().unwrap_or(f64::NAN));
-    [v.next().unwrap_or(f64::NAN), v.next().unwrap_or(f64::NAN), v.next().unwrap_or(f64::NAN)]
-}
-
-/// The soft limit on open files, from `/proc/self/limits`.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line.trim_start_matches("Max open files").split_whitespace().next()?;
-    if soft == "unlimited" { Some(u64::MAX) } else { soft.parse().ok() }
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn fail(context: &str, error: impl std::fmt::Display) -> Failure {
-    format!("{context}: {error}")
-}
-
-fn nanos_since(base: Instant) -> u64 {
-    // +1 so that 0 can mean "not yet" in the logs.
-    base.elapsed().as_nanos() as u64 + 1
-}
-
-/// Wait until `done` holds, checking every [`POLL_EVERY`], for at most `limit`.
-async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The database
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    db_url: String,
-    class_id: i64,
-    /// Session tokens: the teacher's first, then the students'.
-    tokens: Vec<String>,
-}
-
-async fn add_person(
-    state: &AppState,
-    username: &str,
-    name: &str,
-    role: Role,
-    now: i64,
-) -> Result<(i64, String), Failure> {
-    let user = NewUser {
-        username: username.into(),
-        email: format!("{username}@load.lectern.invalid"),
-        display_name: name.into(),
-        password_hash: None,
-        phone: None,
-        time_zone: "UTC".into(),
-        role: InitialRole::Exactly(role),
-    };
-    let user = state.store.insert_user(&user, now).await.map_err(|e| fail("insert user", e))?;
-    let cookie = token::generate();
-    let session = NewSession {
-        token_hash: &token::digest(&cookie),
-        user_id: user.id,
-        now,
-        expires_at: now + 24 * 3_600_000,
-        ip: None,
-        user_agent: None,
-    };
-    state.store.insert_session(&session).await.map_err(|e| fail("insert session", e))?;
-    Ok((user.id, cookie))
-}
-
-/// A fresh, migrated SQLite database with a teacher, `students` students and one live class.
-async fn prepare(students: usize) -> Result<Fixture, Failure> {
-    let dir = tempfile::Builder::new().prefix("room_load").tempdir().map_err(|e| fail("temp dir", e))?;
-    let db_url = format!("sqlite://{}/lectern.db", dir.path().display());
-    let mut config = Config::default();
-    config.database.url = db_url.clone();
-    let state = AppState::open(config).await.map_err(|e| fail("open the database", e))?;
-    let now = lectern_core::now_ms();
-    let (teacher_id, teacher_token) = add_person(&state, "teacher", "Load Teacher", Role::Teacher, now).await?;
-    let class = NewClass {
-        teacher_id,
-        title: "Load test".into(),
-        description: "A live class for the room load test.".into(),
-        kind: "live",
-        time_zone: "UTC".into(),
-        capacity: None,
-        enrolment_policy: "closed",
-        invite_token: token::generate(),
-    };
-    let slots = [Slot { starts_at: now - 5 * 60_000, ends_at: now + 6 * 3_600_000, original_start_at: None }];
-    let class_id = state
-        .store
-        .create_class(&ClassSchedule { class: &class, series: None, slots: &slots }, now)
-        .await
-        .map_err(|e| fail("create the class", e))?
-        .map_err(|clashes| format!("create the class: {} clashes", clashes.len()))?;
-    let mut tokens = vec![teacher_token];
-    for i in 1..=students {
-        let (id, cookie) =
-            add_person(&state, &format!("student{i:05}"), &format!("Student {i:05}"), Role::Student, now).await?;
-        state.store.set_enrolment_role(class_id, id, "student", now).await.map_err(|e| fail("enrol", e))?;
-        tokens.push(cookie);
-    }
-    state.store.close().await;
-    Ok(Fixture { dir, db_url, class_id, tokens })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process
-
-/// The `lectern` process; killed when dropped.
-struct Server {
-    child: Child,
-    pid: String,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-/// Quote a string for TOML (a JSON string is a valid TOML basic string).
-fn toml_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-/// Variables that would point the server elsewhere than this run's database and port.
-fn must_not_pass(name: &str) -> bool {
-    name == "REDIS_URL"
-        || name == "LECTERN_CONFIG"
-        || name.starts_with("LECTERN_DATABASE__")
-        || name.starts_with("LECTERN_SERVER__")
-        || name.starts_with("LECTERN_CLUSTER__")
-}
-
-async fn start_server(binary: &Path, fixture: &Fixture) -> Result<Server, Failure> {
-    if !binary.is_file() {
-        return Err(format!(
-            "no server binary at {} (build it: cargo build --release -p server --bin lectern, or pass --server PATH)",
-            binary.display()
-        ));
-    }
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| fail("find a free port", e))?;
-        probe.local_addr().map_err(|e| fail("find a free port", e))?.port()
-    };
-    let addr = format!("127.0.0.1:{port}");
-    let dir = fixture.dir.path();
-    let config = format!(
-        "[server]\nbind = {}\nsite_root = {}\n\n[database]\nurl = {}\n",
-        toml_string(&addr),
-        toml_string(&dir.join("site").display().to_string()),
-        toml_string(&fixture.db_url),
-    );
-    let config_path = dir.join("lectern.toml");
-    std::fs::write(&config_path, config).map_err(|e| fail("write the server config", e))?;
-    let log = dir.join("server.log");
-    let out = std::fs::File::create(&log).map_err(|e| fail("create the server log", e))?;
-    let err = out.try_clone().map_err(|e| fail("create the server log", e))?;
-    let mut command = Command::new(binary);
-    command.arg("--config").arg(&config_path).arg("serve").current_dir(dir);
-    for (name, _) in std::env::vars_os() {
-        if must_not_pass(&name.to_string_lossy()) {
-            command.env_remove(name);
-        }
-    }
-    command.stdin(Stdio::null()).stdout(out).stderr(err);
-    let child = command.spawn().map_err(|e| fail(&format!("start {}", binary.display()), e))?;
-    let mut server = Server { pid: child.id().to_string(), child, addr, log };
-
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| fail("HTTP client", e))?;
-    let url = format!("http://{}/healthz", server.addr);
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!("the server exited at startup ({status}):\n{}", server.log_tail()));
-        }
-        if let Ok(res) = http.get(&url).send().await
-            && res.status().is_success()
-        {
-            return Ok(server);
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("no answer from {url} within {STARTUP_TIMEOUT:?}:\n{}", server.log_tail()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -833,9 +515,9 @@ async fn run_once(plan: &Plan, quiet: bool) -> Result<RunReport, Failure> {
     let load_before = loadavg();
     let setup_started = Instant::now();
     progress("preparing the database");
-    let fixture = prepare(plan.students).await?;
+    let fixture = prepare(plan.students, "room_load").await?;
     progress("starting the server");
-    let server = start_server(&plan.server, &fixture).await?;
+    let server = start_server(&plan.server, &fixture, "", None).await?;
     progress(&format!("server pid {} on {}", server.pid, server.addr));
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     let result = drive(plan, &fixture, &server, &progress).await;

@@ -45,10 +45,9 @@
 //! Every wait is bounded; the tool talks only to 127.0.0.1. It needs about N + 100 file
 //! descriptors in both processes: `ulimit -n` must allow that.
 
-use app::protocol::{ClientFrame, ClientMsg, PROTOCOL_VERSION, PollKind, ServerMsg};
+use app::protocol::{ClientFrame, ClientMsg, PollKind, ServerMsg};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use lectern_core::auth::SESSION_COOKIE;
 use lectern_core::config::{Config, RoomConfig};
 use serde_json::json;
 use std::path::PathBuf;
@@ -60,15 +59,13 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 #[path = "support/mod.rs"]
 mod support;
 use support::fixture::{Fixture, prepare};
 use support::proc_stats::{Dist, ProcSample, cpu_model, loadavg, open_files_limit, sample};
-use support::server_process::{Server, default_server, start_server};
+use support::server_process::{Launch, Server, default_server, start_server};
 use support::{Failure, fail, nanos_since, wait_for};
 
 /// p99 delivery latency the default run must stay under.
@@ -347,39 +344,8 @@ async fn join(
     base: Instant,
 ) -> Result<(Conn, u64), Failure> {
     let started = Instant::now();
-    let attempt = async {
-        let mut request =
-            format!("ws://{addr}/classes/{class_id}/live/ws").into_client_request().map_err(|e| fail("request", e))?;
-        let cookie = format!("{SESSION_COOKIE}={token}").parse().map_err(|e| fail("cookie header", e))?;
-        request.headers_mut().insert("cookie", cookie);
-        // Browsers disable Nagle on their sockets; so does the tool. tungstenite zero-fills its
-        // whole read buffer (128 KiB by default) before every read: at thousands of clients
-        // that memset would make the tool, not the server, the bottleneck.
-        let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-            .await
-            .map_err(|e| fail("WebSocket handshake", e))?;
-        let (mut sink, mut stream) = ws.split();
-        let hello = ClientFrame::new(ClientMsg::Hello { protocol: PROTOCOL_VERSION, resume_after: None }).encode();
-        sink.send(Message::Text(hello.into())).await.map_err(|e| fail("send hello", e))?;
-        // The welcome is the first message after hello; control frames may come first.
-        for _ in 0..16 {
-            match stream.next().await {
-                Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"welcome""#) => {
-                    return Ok((sink, stream));
-                }
-                Some(Ok(Message::Text(text))) => {
-                    return Err(format!("expected a welcome, got {}", text.chars().take(300).collect::<String>()));
-                }
-                Some(Ok(Message::Close(frame))) => return Err(format!("closed before the welcome: {frame:?}")),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(fail("read the welcome", e)),
-                None => return Err("the socket ended before the welcome".into()),
-            }
-        }
-        Err("no welcome among the first frames".into())
-    };
-    let (sink, stream) = tokio::time::timeout(JOIN_TIMEOUT, attempt)
+    let attempt = support::room_socket::open(addr, class_id, token, CLIENT_READ_BUFFER);
+    let (sink, stream, _welcome) = tokio::time::timeout(JOIN_TIMEOUT, attempt)
         .await
         .map_err(|_| format!("no welcome within {JOIN_TIMEOUT:?}"))??;
     let joined_in = started.elapsed().as_nanos() as u64;
@@ -517,7 +483,7 @@ async fn run_once(plan: &Plan, quiet: bool) -> Result<RunReport, Failure> {
     progress("preparing the database");
     let fixture = prepare(plan.students, "room_load").await?;
     progress("starting the server");
-    let server = start_server(&plan.server, &fixture, "", None).await?;
+    let server = start_server(&plan.server, &fixture, Launch::default()).await?;
     progress(&format!("server pid {} on {}", server.pid, server.addr));
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     let result = drive(plan, &fixture, &server, &progress).await;

@@ -5,6 +5,7 @@
 
 pub mod fixture;
 pub mod proc_stats;
+pub mod room_socket;
 pub mod server_process;
 
 use std::time::{Duration, Instant};

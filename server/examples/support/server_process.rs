@@ -54,26 +54,55 @@ fn must_not_pass(name: &str) -> bool {
         || name.starts_with("LECTERN_CLUSTER__")
 }
 
-/// Start `binary` on the fixture's database and a free loopback port. `extra_config` is TOML
-/// appended to the generated config (sections other than `[server]` and `[database]`);
-/// `pin_cpus`, a `taskset -c` list, keeps the server on those cores.
-pub async fn start_server(
-    binary: &Path,
-    fixture: &Fixture,
-    extra_config: &str,
-    pin_cpus: Option<&str>,
-) -> Result<Server, Failure> {
+/// Where and how a load tool starts the server.
+#[derive(Clone, Copy, Debug)]
+pub struct Launch<'a> {
+    /// TOML appended to the generated config (sections other than `[server]` and `[database]`).
+    pub extra_config: &'a str,
+    /// A `taskset -c` list: keeps the server on those cores.
+    pub pin_cpus: Option<&'a str>,
+    /// A network namespace to run it in (`ip netns exec`), and its address there.
+    pub netns: Option<&'a str>,
+    pub ip: std::net::IpAddr,
+}
+
+impl Default for Launch<'_> {
+    fn default() -> Self {
+        Self { extra_config: "", pin_cpus: None, netns: None, ip: std::net::Ipv4Addr::LOCALHOST.into() }
+    }
+}
+
+/// The command that runs `binary` as `launch` says: `[ip netns exec NS] [taskset -c CPUS] binary`.
+/// Both exec the next program, so the child's pid is the program's.
+pub fn launch_command(binary: &Path, launch: &Launch) -> Command {
+    let mut words: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(ns) = launch.netns {
+        words.extend(["ip".into(), "netns".into(), "exec".into(), ns.into()]);
+    }
+    if let Some(cpus) = launch.pin_cpus {
+        words.extend(["taskset".into(), "-c".into(), cpus.into()]);
+    }
+    words.push(binary.as_os_str().to_owned());
+    let mut command = Command::new(&words[0]);
+    command.args(&words[1..]);
+    command
+}
+
+/// Start `binary` on the fixture's database and a free port.
+pub async fn start_server(binary: &Path, fixture: &Fixture, launch: Launch<'_>) -> Result<Server, Failure> {
     if !binary.is_file() {
         return Err(format!(
             "no server binary at {} (build it: cargo build --release -p server --bin lectern, or pass --server PATH)",
             binary.display()
         ));
     }
+    // A port free here; in a namespace of its own every port is.
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| fail("find a free port", e))?;
         probe.local_addr().map_err(|e| fail("find a free port", e))?.port()
     };
-    let addr = format!("127.0.0.1:{port}");
+    let addr = std::net::SocketAddr::new(launch.ip, port).to_string();
+    let extra_config = launch.extra_config;
     let dir = fixture.dir.path();
     let config = format!(
         "[server]\nbind = {}\nsite_root = {}\n\n[database]\nurl = {}\n\n{extra_config}\n",
@@ -86,15 +115,7 @@ pub async fn start_server(
     let log = dir.join("server.log");
     let out = std::fs::File::create(&log).map_err(|e| fail("create the server log", e))?;
     let err = out.try_clone().map_err(|e| fail("create the server log", e))?;
-    let mut command = match pin_cpus {
-        Some(cpus) => {
-            // taskset execs the server, so the child's pid is the server's.
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpus).arg(binary);
-            c
-        }
-        None => Command::new(binary),
-    };
+    let mut command = launch_command(binary, &launch);
     command.arg("--config").arg(&config_path).arg("serve").current_dir(dir);
     for (name, _) in std::env::vars_os() {
         if must_not_pass(&name.to_string_lossy()) {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The SFU benchmark of docs/benchmarks.md ("SFU"): Lectern's SFU and Janus's VideoRoom under
+# the same load, interleaved, with the server on CPU 0 and the load tool on CPU 1.
+#
+#   bench/sfu.sh                      # the table: 50..500 subscribers, 3 runs each
+#   bench/sfu.sh --subscribers 300    # anything else is passed to sfu_load
+#
+# Needs root: it installs Janus (Debian's package) if missing, and makes a network namespace
+# for the servers, joined to this one by a veth pair (10.77.0.1 there, 10.77.0.2 here): Janus
+# cannot take media on loopback, and both servers run there so that they see the same path.
+# The namespace is removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NS=lectern-bench
+HOST_IF=lbench0
+NS_IF=lbench1
+SERVER_IP=10.77.0.1
+CLIENT_IP=10.77.0.2
+
+if ! command -v janus >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y janus
+fi
+
+cleanup() {
+  ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+  ip link del "$HOST_IF" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+cleanup
+ip netns add "$NS"
+ip link add "$HOST_IF" type veth peer name "$NS_IF"
+ip link set "$NS_IF" netns "$NS"
+ip addr add "$CLIENT_IP/24" dev "$HOST_IF"
+ip link set "$HOST_IF" up
+ip netns exec "$NS" ip addr add "$SERVER_IP/24" dev "$NS_IF"
+ip netns exec "$NS" ip link set "$NS_IF" up
+ip netns exec "$NS" ip link set lo up
+
+cargo build --release -p server --bin lectern --example sfu_load
+
+# One WebSocket or HTTP long-poll per subscriber on each side.
+ulimit -n "$(ulimit -Hn)"
+
+if [ $# -eq 0 ]; then
+  set -- --matrix --sfu lectern,janus --subscribers 50,100,200,300,500 --repeat 3 --seconds 10 --warmup 6
+fi
+taskset -c 1 target/release/examples/sfu_load --server-cpus 0 \
+  --netns "$NS" --server-ip "$SERVER_IP" --client-ip "$CLIENT_IP" "$@"

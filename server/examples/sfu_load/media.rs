@@ -1,0 +1,729 @@
+//! The tool's media side: one thread, one str0m `Rtc` per peer (the publisher and every
+//! subscriber), one loopback UDP socket per peer, all waited on in one epoll.
+//!
+//! str0m runs in RTP mode: the publisher writes its own VP8 and Opus packets (every one
+//! stamped, see `payload`), and subscribers see every RTP packet as it arrives, with no
+//! depacketizing, so one thread drives hundreds of peers. str0m still does what a browser's
+//! stack does: ICE, DTLS, SRTP, receiver reports, NACKs, transport-wide congestion feedback.
+//!
+//! The async side (signalling) talks to the thread with commands; answers come back on
+//! oneshots.
+
+use super::metrics::{Histogram, LossCounter};
+use super::payload::{self, AUDIO_LAYER, Stamp};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tokio::sync::oneshot;
+
+/// Simulcast layers, low to high, by the rids browsers use.
+pub const RIDS: [&str; 3] = ["l", "m", "h"];
+/// Frame sizes per layer (a 16:9 camera at 180p, 360p, 720p).
+const SIZES: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
+/// A keyframe is this many times a delta frame (a typical camera's ratio).
+const KEYFRAME_RATIO: usize = 4;
+/// Opus frame: 20 ms at 48 kHz.
+const AUDIO_FRAME: Duration = Duration::from_millis(20);
+const AUDIO_TICKS: u32 = 960;
+const WAKER: mio::Token = mio::Token(usize::MAX - 1);
+/// The longest the thread sleeps with nothing due.
+const IDLE_WAIT: Duration = Duration::from_millis(10);
+
+/// What the publisher sends.
+#[derive(Clone, Debug)]
+pub struct Camera {
+    /// Bits per second of each layer, low to high.
+    pub layer_bps: [u64; 3],
+    pub fps: u32,
+    pub keyframe_every: Duration,
+    pub audio_bps: u64,
+}
+
+impl Camera {
+    /// Average, delta and key frame sizes of a layer.
+    fn frame_bytes(&self, layer: usize) -> (usize, usize) {
+        let fps = u64::from(self.fps.max(1));
+        let per_frame = (self.layer_bps[layer] / 8 / fps) as usize;
+        let frames_per_key = (self.keyframe_every.as_secs_f64() * fps as f64).max(1.0) as usize;
+        // Sizes that keep the average at the layer's bitrate: (n - 1) deltas and one key.
+        let delta = per_frame * frames_per_key / (frames_per_key - 1 + KEYFRAME_RATIO);
+        (delta.max(100), (delta * KEYFRAME_RATIO).max(200))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Publisher,
+    Subscriber,
+}
+
+pub struct Offered {
+    pub peer: usize,
+    pub sdp: String,
+    /// Mids of the m-lines, in order: video, then audio.
+    pub mids: Vec<String>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, String>>;
+
+enum Command {
+    /// A new peer that offers (Lectern: browsers always offer).
+    Offer {
+        role: Role,
+        joined: Instant,
+        reply: Reply<Offered>,
+    },
+    Answer {
+        peer: usize,
+        sdp: String,
+        reply: Reply<()>,
+    },
+    /// A new subscriber answering the server's offer (Janus offers to subscribers).
+    AcceptOffer {
+        sdp: String,
+        joined: Instant,
+        reply: Reply<(usize, String)>,
+    },
+    /// Start the measured window: counters start from zero.
+    Measure,
+    StopPublishing,
+    Finish {
+        reply: oneshot::Sender<MediaReport>,
+    },
+}
+
+/// Progress the async side waits on.
+#[derive(Default)]
+pub struct Status {
+    pub publisher_connected: AtomicBool,
+    pub subscribers_connected: AtomicUsize,
+    pub subscribers_with_frames: AtomicUsize,
+    pub subscribers_failed: AtomicUsize,
+}
+
+/// The async side's handle on the media thread.
+#[derive(Clone)]
+pub struct Media {
+    commands: std_mpsc::Sender<Command>,
+    waker: Arc<mio::Waker>,
+    pub status: Arc<Status>,
+}
+
+/// What one subscriber saw.
+#[derive(Clone, Debug, Default)]
+pub struct SubscriberReport {
+    pub connected_ms: Option<f64>,
+    /// From the start of its join to the end of its first video frame.
+    pub first_frame_ms: Option<f64>,
+    pub packets: u64,
+    pub video_bytes: u64,
+    pub lost: u64,
+    pub top_layer_packets: u64,
+    pub video_packets: u64,
+}
+
+pub struct MediaReport {
+    pub window: Duration,
+    pub subscribers: Vec<SubscriberReport>,
+    pub packets: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Packets long enough to hold a stamp that held none (damaged or misrouted).
+    pub malformed: u64,
+    pub latency: Histogram,
+    /// When the publisher was asked for a keyframe (PLI or FIR), since it connected.
+    pub keyframe_requests: Vec<Instant>,
+    pub keyframes_sent: u64,
+    pub publisher_packets: u64,
+}
+
+impl Media {
+    /// `local_ip`: where the peers' sockets bind (an address the server can reach).
+    pub fn start(camera: Camera, local_ip: std::net::IpAddr) -> Result<Media, String> {
+        let poll = mio::Poll::new().map_err(|e| format!("epoll: {e}"))?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(|e| format!("waker: {e}"))?);
+        let (commands, inbox) = std_mpsc::channel();
+        let status = Arc::new(Status::default());
+        let base = Instant::now();
+        let mut engine = Engine {
+            poll,
+            peers: Vec::new(),
+            local_ip,
+            camera,
+            status: status.clone(),
+            base,
+            latency: Histogram::default(),
+            window_start: None,
+            window_end: None,
+            malformed: 0,
+            keyframe_requests: Vec::new(),
+            keyframes_sent: 0,
+            publisher_packets: 0,
+            publishing: true,
+        };
+        std::thread::Builder::new()
+            .name("media".into())
+            .spawn(move || engine.run(inbox))
+            .map_err(|e| format!("start the media thread: {e}"))?;
+        Ok(Media { commands, waker, status })
+    }
+
+    fn send(&self, command: Command) -> Result<(), String> {
+        self.commands.send(command).map_err(|_| "the media thread stopped".to_string())?;
+        self.waker.wake().map_err(|e| format!("wake the media thread: {e}"))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, String> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply))?;
+        answer.await.map_err(|_| "the media thread stopped".to_string())?
+    }
+
+    pub async fn offer(&self, role: Role, joined: Instant) -> Result<Offered, String> {
+        self.ask(|reply| Command::Offer { role, joined, reply }).await
+    }
+
+    pub async fn answer(&self, peer: usize, sdp: String) -> Result<(), String> {
+        self.ask(|reply| Command::Answer { peer, sdp, reply }).await
+    }
+
+    pub async fn accept_offer(&self, sdp: String, joined: Instant) -> Result<(usize, String), String> {
+        self.ask(|reply| Command::AcceptOffer { sdp, joined, reply }).await
+    }
+
+    pub fn measure(&self) -> Result<(), String> {
+        self.send(Command::Measure)
+    }
+
+    pub fn stop_publishing(&self) -> Result<(), String> {
+        self.send(Command::StopPublishing)
+    }
+
+    pub async fn finish(&self) -> Result<MediaReport, String> {
+        let (reply, report) = oneshot::channel();
+        self.send(Command::Finish { reply })?;
+        report.await.map_err(|_| "the media thread stopped".to_string())
+    }
+}
+
+struct Layer {
+    seq: u64,
+    picture_id: u16,
+    frame: u32,
+    rtp_offset: u32,
+    /// Owed: asked for, or the first frame.
+    keyframe_due: bool,
+    last_keyframe: Option<Instant>,
+}
+
+struct Publisher {
+    video: Mid,
+    audio: Mid,
+    pts: Option<(Pt, Pt)>,
+    layers: [Layer; 3],
+    audio_seq: u64,
+    audio_frame: u32,
+    next_video: Option<Instant>,
+    next_audio: Option<Instant>,
+}
+
+struct Subscriber {
+    joined: Instant,
+    connected: Option<Instant>,
+    first_frame: Option<Instant>,
+    streams: HashMap<Ssrc, LossCounter>,
+    report: SubscriberReport,
+    duplicates: u64,
+}
+
+enum Kind {
+    Publisher(Box<Publisher>),
+    Subscriber(Box<Subscriber>),
+}
+
+struct Peer {
+    rtc: Rtc,
+    socket: mio::net::UdpSocket,
+    local: SocketAddr,
+    next_timeout: Instant,
+    pending: Option<SdpPendingOffer>,
+    kind: Kind,
+    alive: bool,
+}
+
+struct Engine {
+    poll: mio::Poll,
+    peers: Vec<Peer>,
+    local_ip: std::net::IpAddr,
+    camera: Camera,
+    status: Arc<Status>,
+    base: Instant,
+    latency: Histogram,
+    window_start: Option<Instant>,
+    window_end: Option<Instant>,
+    malformed: u64,
+    keyframe_requests: Vec<Instant>,
+    keyframes_sent: u64,
+    publisher_packets: u64,
+    publishing: bool,
+}
+
+fn rtc_config() -> RtcConfig {
+    RtcConfig::new().set_rtp_mode(true).clear_codecs().enable_vp8(true).enable_opus(true, false)
+}
+
+impl Engine {
+    fn run(&mut self, inbox: std_mpsc::Receiver<Command>) {
+        let mut events = mio::Events::with_capacity(1024);
+        let mut buf = vec![0u8; 2048];
+        loop {
+            loop {
+                match inbox.try_recv() {
+                    Ok(Command::Finish { reply }) => {
+                        let _ = reply.send(self.report());
+                        return;
+                    }
+                    Ok(command) => self.handle(command),
+                    Err(std_mpsc::TryRecvError::Empty) => break,
+                    Err(std_mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
+            let now = Instant::now();
+            let mut next = now + IDLE_WAIT;
+            if self.publishing {
+                next = next.min(self.publish(now));
+            }
+            for i in 0..self.peers.len() {
+                if !self.peers[i].alive {
+                    continue;
+                }
+                if self.peers[i].next_timeout <= now {
+                    let _ = self.peers[i].rtc.handle_input(Input::Timeout(now));
+                    self.drive(i, now);
+                }
+                next = next.min(self.peers[i].next_timeout);
+            }
+            let wait = next.saturating_duration_since(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(wait))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                eprintln!("media: epoll failed: {e}");
+                return;
+            }
+            for event in &events {
+                let i = event.token().0;
+                if i >= self.peers.len() {
+                    continue;
+                }
+                loop {
+                    let (n, source) = match self.peers[i].socket.recv_from(&mut buf) {
+                        Ok(got) => got,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                        Err(_) => break,
+                    };
+                    let now = Instant::now();
+                    let peer = &mut self.peers[i];
+                    if !peer.alive {
+                        continue;
+                    }
+                    let Ok(contents) = buf[..n].try_into() else { continue };
+                    let input = Input::Receive(
+                        now,
+                        Receive { proto: Protocol::Udp, source, destination: peer.local, contents },
+                    );
+                    if peer.rtc.handle_input(input).is_ok() {
+                        self.drive(i, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Offer { role, joined, reply } => {
+                let _ = reply.send(self.new_offer(role, joined, now));
+            }
+            Command::Answer { peer, sdp, reply } => {
+                let result = self.accept_answer(peer, &sdp);
+                if result.is_ok() {
+                    self.drive(peer, now);
+                }
+                let _ = reply.send(result);
+            }
+            Command::AcceptOffer { sdp, joined, reply } => {
+                let result = self.answer_offer(&sdp, joined, now);
+                if let Ok((peer, _)) = &result {
+                    self.drive(*peer, now);
+                }
+                let _ = reply.send(result);
+            }
+            Command::Measure => {
+                self.window_start = Some(now);
+                self.latency = Histogram::default();
+                self.malformed = 0;
+                for peer in &mut self.peers {
+                    if let Kind::Subscriber(s) = &mut peer.kind {
+                        s.streams.clear();
+                        let kept = (s.report.connected_ms, s.report.first_frame_ms);
+                        s.report =
+                            SubscriberReport { connected_ms: kept.0, first_frame_ms: kept.1, ..Default::default() };
+                        s.duplicates = 0;
+                    }
+                }
+            }
+            Command::StopPublishing => {
+                self.publishing = false;
+                self.window_end = Some(now);
+            }
+            Command::Finish { .. } => {}
+        }
+    }
+
+    fn bind(&mut self) -> Result<(mio::net::UdpSocket, SocketAddr), String> {
+        let socket =
+            UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).map_err(|e| format!("bind a UDP socket: {e}"))?;
+        let local = socket.local_addr().map_err(|e| format!("UDP socket address: {e}"))?;
+        socket.set_nonblocking(true).map_err(|e| format!("UDP socket: {e}"))?;
+        let mut socket = mio::net::UdpSocket::from_std(socket);
+        self.poll
+            .registry()
+            .register(&mut socket, mio::Token(self.peers.len()), mio::Interest::READABLE)
+            .map_err(|e| format!("epoll register: {e}"))?;
+        Ok((socket, local))
+    }
+
+    fn add_peer(&mut self, mut rtc: Rtc, kind: Kind, now: Instant) -> Result<usize, String> {
+        let (socket, local) = self.bind()?;
+        let candidate = Candidate::host(local, "udp").map_err(|e| format!("ICE candidate: {e}"))?;
+        rtc.add_local_candidate(candidate);
+        self.peers.push(Peer { rtc, socket, local, next_timeout: now, pending: None, kind, alive: true });
+        Ok(self.peers.len() - 1)
+    }
+
+    fn new_subscriber(joined: Instant) -> Kind {
+        Kind::Subscriber(Box::new(Subscriber {
+            joined,
+            connected: None,
+            first_frame: None,
+            streams: HashMap::new(),
+            report: SubscriberReport::default(),
+            duplicates: 0,
+        }))
+    }
+
+    fn new_offer(&mut self, role: Role, joined: Instant, now: Instant) -> Result<Offered, String> {
+        let rtc = rtc_config().build(now);
+        // The kind is filled in once the mids are known.
+        let i = self.add_peer(rtc, Self::new_subscriber(joined), now)?;
+        let peer = &mut self.peers[i];
+        let mut change = peer.rtc.sdp_api();
+        let (video, audio) = match role {
+            Role::Publisher => {
+                // Highest first, as Chrome lists them (Janus takes the order as the ranking).
+                let mut simulcast = Simulcast::new();
+                for rid in RIDS.iter().rev() {
+                    simulcast.add_send_layer(SimulcastLayer::new(rid));
+                }
+                let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(simulcast));
+                let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+                (video, audio)
+            }
+            Role::Subscriber => {
+                let video = change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+                let audio = change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+                (video, audio)
+            }
+        };
+        let Some((offer, pending)) = change.apply() else { return Err("str0m made no offer".into()) };
+        peer.pending = Some(pending);
+        if role == Role::Publisher {
+            let layers = std::array::from_fn(|l| Layer {
+                seq: 1 + 1000 * l as u64,
+                picture_id: 0,
+                frame: 0,
+                rtp_offset: 100_000 * (l as u32 + 1),
+                keyframe_due: true,
+                last_keyframe: None,
+            });
+            peer.kind = Kind::Publisher(Box::new(Publisher {
+                video,
+                audio,
+                pts: None,
+                layers,
+                audio_seq: 1,
+                audio_frame: 0,
+                next_video: None,
+                next_audio: None,
+            }));
+        }
+        Ok(Offered { peer: i, sdp: offer.to_sdp_string(), mids: vec![video.to_string(), audio.to_string()] })
+    }
+
+    fn accept_answer(&mut self, i: usize, sdp: &str) -> Result<(), String> {
+        let peer = self.peers.get_mut(i).ok_or("no such peer")?;
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| format!("the answer does not parse: {e}"))?;
+        let pending = peer.pending.take().ok_or("no offer is pending")?;
+        peer.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| format!("the answer was refused: {e}"))
+    }
+
+    fn answer_offer(&mut self, sdp: &str, joined: Instant, now: Instant) -> Result<(usize, String), String> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("the offer does not parse: {e}"))?;
+        let i = self.add_peer(rtc_config().build(now), Self::new_subscriber(joined), now)?;
+        let answer =
+            self.peers[i].rtc.sdp_api().accept_offer(offer).map_err(|e| format!("the offer was refused: {e}"))?;
+        Ok((i, answer.to_sdp_string()))
+    }
+
+    /// Poll a peer until it waits; send what it sends, record what it receives.
+    fn drive(&mut self, i: usize, now: Instant) {
+        loop {
+            let peer = &mut self.peers[i];
+            let output = match peer.rtc.poll_output() {
+                Ok(output) => output,
+                Err(e) => {
+                    eprintln!("media: peer {i} failed: {e}");
+                    self.close(i);
+                    return;
+                }
+            };
+            match output {
+                Output::Timeout(t) => {
+                    peer.next_timeout = t;
+                    break;
+                }
+                Output::Transmit(t) => {
+                    // A full socket buffer drops the datagram, as a network would.
+                    let _ = peer.socket.send_to(&t.contents, t.destination);
+                }
+                Output::Event(event) => self.on_event(i, event, now),
+            }
+        }
+        if !self.peers[i].rtc.is_alive() {
+            self.close(i);
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        let peer = &mut self.peers[i];
+        if !peer.alive {
+            return;
+        }
+        peer.alive = false;
+        let _ = self.poll.registry().deregister(&mut peer.socket);
+        if let Kind::Subscriber(_) = peer.kind {
+            self.status.subscribers_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_event(&mut self, i: usize, event: Event, now: Instant) {
+        let measuring = self.window_start.is_some() && self.window_end.is_none_or(|end| now < end);
+        let peer = &mut self.peers[i];
+        match (&mut peer.kind, event) {
+            (Kind::Publisher(_), Event::Connected) => {
+                self.status.publisher_connected.store(true, Ordering::Relaxed);
+            }
+            (Kind::Subscriber(s), Event::Connected) => {
+                if s.connected.is_none() {
+                    s.connected = Some(now);
+                    s.report.connected_ms = Some(ms(now - s.joined));
+                    self.status.subscribers_connected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (_, Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {}
+            (Kind::Publisher(p), Event::KeyframeRequest(req)) => {
+                if req.mid == p.video {
+                    self.keyframe_requests.push(now);
+                    match req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid)) {
+                        Some(l) => p.layers[l].keyframe_due = true,
+                        None => p.layers.iter_mut().for_each(|l| l.keyframe_due = true),
+                    }
+                }
+            }
+            (Kind::Subscriber(s), Event::RtpPacket(packet)) => {
+                let arrived = packet.timestamp;
+                let stamp = payload::find_stamp(&packet.payload);
+                let is_video =
+                    stamp.is_some_and(|st| st.layer != AUDIO_LAYER) || (stamp.is_none() && packet.payload.len() > 200);
+                if is_video && packet.header.marker && s.first_frame.is_none() {
+                    s.first_frame = Some(arrived);
+                    s.report.first_frame_ms = Some(ms(arrived.saturating_duration_since(s.joined)));
+                    self.status.subscribers_with_frames.fetch_add(1, Ordering::Relaxed);
+                }
+                if self.window_start.is_none() {
+                    return;
+                }
+                // Loss is followed past the window's end, so that late repairs count.
+                let seq = *packet.seq_no;
+                match s.streams.get_mut(&packet.header.ssrc) {
+                    Some(loss) => loss.add(seq),
+                    None => {
+                        s.streams.insert(packet.header.ssrc, LossCounter::new(seq));
+                    }
+                }
+                if !measuring {
+                    return;
+                }
+                s.report.packets += 1;
+                if is_video {
+                    s.report.video_packets += 1;
+                    s.report.video_bytes += packet.payload.len() as u64;
+                }
+                match stamp {
+                    Some(st) => {
+                        if st.layer == 2 {
+                            s.report.top_layer_packets += 1;
+                        }
+                        let sent = self.base + Duration::from_nanos(st.sent_ns);
+                        self.latency.record(arrived.saturating_duration_since(sent).as_micros() as u64);
+                    }
+                    None if payload::must_hold_stamp(packet.payload.len()) => self.malformed += 1,
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Send what is due of the camera and the microphone; returns when more is due.
+    fn publish(&mut self, now: Instant) -> Instant {
+        let Some(i) = self.peers.iter().position(|p| matches!(p.kind, Kind::Publisher(_))) else {
+            return now + IDLE_WAIT;
+        };
+        if !self.peers[i].alive || !self.peers[i].rtc.is_connected() {
+            return now + IDLE_WAIT;
+        }
+        let frame_interval = Duration::from_secs(1) / self.camera.fps.max(1);
+        let camera = self.camera.clone();
+        let base = self.base;
+        let peer = &mut self.peers[i];
+        let Kind::Publisher(p) = &mut peer.kind else { return now + IDLE_WAIT };
+        if p.pts.is_none() {
+            let pt_of = |rtc: &mut Rtc, mid: Mid, codec: Codec| {
+                rtc.codec_config()
+                    .iter()
+                    .find(|c| c.spec().codec == codec)
+                    .map(|c| c.pt())
+                    .filter(|_| rtc.media(mid).is_some())
+            };
+            p.pts = pt_of(&mut peer.rtc, p.video, Codec::Vp8).zip(pt_of(&mut peer.rtc, p.audio, Codec::Opus));
+        }
+        let Some((vp8, opus)) = p.pts else { return now + IDLE_WAIT };
+        let mut sent = 0u64;
+        let mut keyframes = 0u64;
+        let next_video = *p.next_video.get_or_insert(now);
+        if next_video <= now {
+            p.next_video = Some(next_video + frame_interval);
+            let mut api = peer.rtc.direct_api();
+            for (l, layer) in p.layers.iter_mut().enumerate() {
+                let Some(stream) = api.stream_tx_by_mid(p.video, Some(Rid::from(RIDS[l]))) else { continue };
+                let periodic = layer.last_keyframe.is_none_or(|t| now.duration_since(t) >= camera.keyframe_every);
+                let keyframe = layer.keyframe_due || periodic;
+                if keyframe {
+                    layer.keyframe_due = false;
+                    layer.last_keyframe = Some(now);
+                    keyframes += 1;
+                }
+                let (delta, key) = camera.frame_bytes(l);
+                let stamp = Stamp { layer: l as u8, keyframe, frame: layer.frame, sent_ns: nanos(base, now) };
+                let (w, h) = SIZES[l];
+                let frame = payload::vp8_frame(stamp, if keyframe { key } else { delta }, w, h);
+                let packets = payload::vp8_packets(&frame, layer.picture_id);
+                let rtp_time = layer.rtp_offset.wrapping_add(layer.frame.wrapping_mul(90_000 / camera.fps.max(1)));
+                let last = packets.len() - 1;
+                for (k, packet) in packets.into_iter().enumerate() {
+                    let write = RtpWrite::new(vp8, SeqNo::from(layer.seq), rtp_time, now, packet)
+                        .marker(k == last)
+                        .nackable(true);
+                    stream.write_rtp(write);
+                    layer.seq += 1;
+                    sent += 1;
+                }
+                layer.frame += 1;
+                layer.picture_id = (layer.picture_id + 1) & 0x7fff;
+            }
+        }
+        let next_audio = *p.next_audio.get_or_insert(now);
+        if next_audio <= now {
+            p.next_audio = Some(next_audio + AUDIO_FRAME);
+            let mut api = peer.rtc.direct_api();
+            if let Some(stream) = api.stream_tx_by_mid(p.audio, None) {
+                let size = (camera.audio_bps / 8 / 50) as usize;
+                let stamp =
+                    Stamp { layer: AUDIO_LAYER, keyframe: false, frame: p.audio_frame, sent_ns: nanos(base, now) };
+                let packet = payload::opus_packet(stamp, size);
+                let ext = ExtensionValues { audio_level: Some(-30), voice_activity: Some(true), ..Default::default() };
+                let write =
+                    RtpWrite::new(opus, SeqNo::from(p.audio_seq), p.audio_frame.wrapping_mul(AUDIO_TICKS), now, packet)
+                        .ext_vals(ext);
+                stream.write_rtp(write);
+                p.audio_seq += 1;
+                p.audio_frame += 1;
+                sent += 1;
+            }
+        }
+        let due = p.next_video.unwrap_or(now).min(p.next_audio.unwrap_or(now));
+        self.publisher_packets += sent;
+        self.keyframes_sent += keyframes;
+        if sent > 0 {
+            self.drive(i, now);
+        }
+        due
+    }
+
+    fn report(&mut self) -> MediaReport {
+        let mut subscribers = Vec::new();
+        let mut lost = 0;
+        let mut duplicates = 0;
+        let mut packets = 0;
+        for peer in &mut self.peers {
+            if let Kind::Subscriber(s) = &mut peer.kind {
+                for loss in s.streams.values_mut() {
+                    loss.finish();
+                    s.report.lost += loss.lost;
+                    duplicates += loss.duplicates;
+                }
+                lost += s.report.lost;
+                packets += s.report.packets;
+                subscribers.push(s.report.clone());
+            }
+        }
+        let window = match (self.window_start, self.window_end) {
+            (Some(start), Some(end)) => end.duration_since(start),
+            (Some(start), None) => start.elapsed(),
+            _ => Duration::ZERO,
+        };
+        MediaReport {
+            window,
+            subscribers,
+            packets,
+            lost,
+            duplicates,
+            malformed: self.malformed,
+            latency: std::mem::take(&mut self.latency),
+            keyframe_requests: std::mem::take(&mut self.keyframe_requests),
+            keyframes_sent: self.keyframes_sent,
+            publisher_packets: self.publisher_packets,
+        }
+    }
+}
+
+fn nanos(base: Instant, now: Instant) -> u64 {
+    now.duration_since(base).as_nanos() as u64
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -23,11 +23,16 @@ use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Ssrc};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use tokio::sync::oneshot;
 
-/// Simulcast layers, low to high, by the rids browsers use.
-pub const RIDS: [&str; 3] = ["l", "m", "h"];
+/// Simulcast layers, low to high, by the rids Lectern's page gives them (a quarter, half and
+/// full resolution).
+pub const RIDS: [&str; 3] = ["q", "h", "f"];
+/// libwebrtc paces at 2.5 times the target bitrate.
+const PACING_FACTOR: f64 = 2.5;
+/// The most the pacer sends at once after a wait: about two packets.
+const PACER_BURST_BYTES: f64 = 2_400.0;
 /// Frame sizes per layer (a 16:9 camera at 180p, 360p, 720p).
 const SIZES: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
 /// A keyframe is this many times a delta frame (a typical camera's ratio).
@@ -235,6 +240,19 @@ struct Publisher {
     audio_frame: u32,
     next_video: Option<Instant>,
     next_audio: Option<Instant>,
+    /// Camera packets waiting for the pacer.
+    paced: std::collections::VecDeque<Paced>,
+    /// Bytes the pacer may send now (negative: owed).
+    budget: f64,
+    paced_at: Option<Instant>,
+}
+
+struct Paced {
+    layer: usize,
+    seq: u64,
+    rtp_time: u32,
+    marker: bool,
+    packet: Vec<u8>,
 }
 
 struct Subscriber {
@@ -467,6 +485,9 @@ impl Engine {
                 audio_frame: 0,
                 next_video: None,
                 next_audio: None,
+                paced: Default::default(),
+                budget: 0.0,
+                paced_at: None,
             }));
         }
         Ok(Offered { peer: i, sdp: offer.to_sdp_string(), mids: vec![video.to_string(), audio.to_string()] })
@@ -535,21 +556,16 @@ impl Engine {
             (Kind::Publisher(_), Event::Connected) => {
                 self.status.publisher_connected.store(true, Ordering::Relaxed);
             }
-            (Kind::Subscriber(s), Event::Connected) => {
-                if s.connected.is_none() {
-                    s.connected = Some(now);
-                    s.report.connected_ms = Some(ms(now - s.joined));
-                    self.status.subscribers_connected.fetch_add(1, Ordering::Relaxed);
-                }
+            (Kind::Subscriber(s), Event::Connected) if s.connected.is_none() => {
+                s.connected = Some(now);
+                s.report.connected_ms = Some(ms(now - s.joined));
+                self.status.subscribers_connected.fetch_add(1, Ordering::Relaxed);
             }
-            (_, Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {}
-            (Kind::Publisher(p), Event::KeyframeRequest(req)) => {
-                if req.mid == p.video {
-                    self.keyframe_requests.push(now);
-                    match req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid)) {
-                        Some(l) => p.layers[l].keyframe_due = true,
-                        None => p.layers.iter_mut().for_each(|l| l.keyframe_due = true),
-                    }
+            (Kind::Publisher(p), Event::KeyframeRequest(req)) if req.mid == p.video => {
+                self.keyframe_requests.push(now);
+                match req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid)) {
+                    Some(l) => p.layers[l].keyframe_due = true,
+                    None => p.layers.iter_mut().for_each(|l| l.keyframe_due = true),
                 }
             }
             (Kind::Subscriber(s), Event::RtpPacket(packet)) => {
@@ -598,6 +614,10 @@ impl Engine {
     }
 
     /// Send what is due of the camera and the microphone; returns when more is due.
+    ///
+    /// Like a browser, the camera's packets are paced (at 2.5 times the camera's bitrate, as
+    /// libwebrtc does) rather than sent a frame at a time; audio is not paced. Each packet's
+    /// stamps get the moment it is actually sent.
     fn publish(&mut self, now: Instant) -> Instant {
         let Some(i) = self.peers.iter().position(|p| matches!(p.kind, Kind::Publisher(_))) else {
             return now + IDLE_WAIT;
@@ -607,6 +627,7 @@ impl Engine {
         }
         let frame_interval = Duration::from_secs(1) / self.camera.fps.max(1);
         let camera = self.camera.clone();
+        let pacing_bytes_per_s = camera.layer_bps.iter().sum::<u64>() as f64 * PACING_FACTOR / 8.0;
         let base = self.base;
         let peer = &mut self.peers[i];
         let Kind::Publisher(p) = &mut peer.kind else { return now + IDLE_WAIT };
@@ -626,9 +647,7 @@ impl Engine {
         let next_video = *p.next_video.get_or_insert(now);
         if next_video <= now {
             p.next_video = Some(next_video + frame_interval);
-            let mut api = peer.rtc.direct_api();
             for (l, layer) in p.layers.iter_mut().enumerate() {
-                let Some(stream) = api.stream_tx_by_mid(p.video, Some(Rid::from(RIDS[l]))) else { continue };
                 let periodic = layer.last_keyframe.is_none_or(|t| now.duration_since(t) >= camera.keyframe_every);
                 let keyframe = layer.keyframe_due || periodic;
                 if keyframe {
@@ -644,37 +663,54 @@ impl Engine {
                 let rtp_time = layer.rtp_offset.wrapping_add(layer.frame.wrapping_mul(90_000 / camera.fps.max(1)));
                 let last = packets.len() - 1;
                 for (k, packet) in packets.into_iter().enumerate() {
-                    let write = RtpWrite::new(vp8, SeqNo::from(layer.seq), rtp_time, now, packet)
-                        .marker(k == last)
-                        .nackable(true);
-                    stream.write_rtp(write);
+                    p.paced.push_back(Paced { layer: l, seq: layer.seq, rtp_time, marker: k == last, packet });
                     layer.seq += 1;
-                    sent += 1;
                 }
                 layer.frame += 1;
                 layer.picture_id = (layer.picture_id + 1) & 0x7fff;
             }
         }
+        // The pacer: a byte budget that grows with time while packets wait, none banked when idle.
+        if p.paced.is_empty() {
+            p.budget = 0.0;
+        } else {
+            let elapsed = p.paced_at.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+            p.budget = (p.budget + elapsed * pacing_bytes_per_s).min(PACER_BURST_BYTES);
+        }
+        p.paced_at = Some(now);
+        let mut api = peer.rtc.direct_api();
+        while p.budget >= 0.0 {
+            let Some(mut next) = p.paced.pop_front() else { break };
+            p.budget -= next.packet.len() as f64;
+            let Some(stream) = api.stream_tx_by_mid(p.video, Some(Rid::from(RIDS[next.layer]))) else { continue };
+            payload::restamp(&mut next.packet, nanos(base, Instant::now()));
+            let write = RtpWrite::new(vp8, SeqNo::from(next.seq), next.rtp_time, now, next.packet)
+                .marker(next.marker)
+                .nackable(true);
+            stream.write_rtp(write);
+            sent += 1;
+        }
         let next_audio = *p.next_audio.get_or_insert(now);
         if next_audio <= now {
             p.next_audio = Some(next_audio + AUDIO_FRAME);
-            let mut api = peer.rtc.direct_api();
             if let Some(stream) = api.stream_tx_by_mid(p.audio, None) {
                 let size = (camera.audio_bps / 8 / 50) as usize;
                 let stamp =
                     Stamp { layer: AUDIO_LAYER, keyframe: false, frame: p.audio_frame, sent_ns: nanos(base, now) };
                 let packet = payload::opus_packet(stamp, size);
                 let ext = ExtensionValues { audio_level: Some(-30), voice_activity: Some(true), ..Default::default() };
-                let write =
-                    RtpWrite::new(opus, SeqNo::from(p.audio_seq), p.audio_frame.wrapping_mul(AUDIO_TICKS), now, packet)
-                        .ext_vals(ext);
-                stream.write_rtp(write);
+                let time = p.audio_frame.wrapping_mul(AUDIO_TICKS);
+                stream.write_rtp(RtpWrite::new(opus, SeqNo::from(p.audio_seq), time, now, packet).ext_vals(ext));
                 p.audio_seq += 1;
                 p.audio_frame += 1;
                 sent += 1;
             }
         }
-        let due = p.next_video.unwrap_or(now).min(p.next_audio.unwrap_or(now));
+        let mut due = p.next_video.unwrap_or(now).min(p.next_audio.unwrap_or(now));
+        if !p.paced.is_empty() {
+            let wait = (-p.budget).max(0.0) / pacing_bytes_per_s;
+            due = due.min(now + Duration::from_secs_f64(wait));
+        }
         self.publisher_packets += sent;
         self.keyframes_sent += keyframes;
         if sent > 0 {

@@ -65,6 +65,26 @@ pub fn find_stamp(payload: &[u8]) -> Option<Stamp> {
     None
 }
 
+/// Give every whole stamp in a packet's payload a new send time (the pacer sent it later than
+/// its frame was made).
+pub fn restamp(payload: &mut [u8], sent_ns: u64) {
+    if payload.len() < STAMP_LEN {
+        return;
+    }
+    let mut at = 0;
+    while at + STAMP_LEN <= payload.len() {
+        let s = &payload[at..at + STAMP_LEN];
+        if s[..4] == MAGIC && checksum(&s[..20]).to_be_bytes() == s[20..24] {
+            payload[at + 12..at + 20].copy_from_slice(&sent_ns.to_be_bytes());
+            let sum = checksum(&payload[at..at + 20]);
+            payload[at + 20..at + 24].copy_from_slice(&sum.to_be_bytes());
+            at += STAMP_LEN;
+        } else {
+            at += 1;
+        }
+    }
+}
+
 /// A payload this long always holds a whole stamp, wherever it was cut.
 pub fn must_hold_stamp(payload_len: usize) -> bool {
     payload_len >= 2 * STAMP_LEN - 1 + VP8_DESCRIPTOR_LEN
@@ -141,6 +161,9 @@ mod tests {
         for start in 0..200 {
             assert_eq!(find_stamp(&frame[start..start + 52]), Some(stamp), "at {start}");
         }
+        let mut later = packets[2].clone();
+        restamp(&mut later, 999);
+        assert_eq!(find_stamp(&later), Some(Stamp { sent_ns: 999, ..stamp }));
         let mut damaged = packets[1].clone();
         for b in damaged.iter_mut().skip(4) {
             *b ^= 0x55;

@@ -9,9 +9,14 @@
 //! its sending m-lines carry what it publishes (declared in `media_offer`), its receiving
 //! m-lines are slots the server fills: audio slots with the class's microphones, video slots
 //! with whatever the page asked for in `media_view` (last-N: only what it shows).
+//!
+//! str0m runs in RTP mode: packets are forwarded one by one as they arrive (see [`super::rtp`]),
+//! their payloads shared, with sequence numbers and timestamps rewritten per slot; str0m still
+//! does ICE, DTLS, SRTP, NACK and retransmission, RTCP and the bandwidth estimate.
 
 use super::keyframes::KeyframeGate;
 use super::layers::{self, LayerSelector, SlotNeed};
+use super::rtp::{FrameStart, FrameTracker, SeqRewriter, h264_is_keyframe, vp8_frame_start};
 use super::speaker::SpeakerDetector;
 use super::timeline::Timeline;
 use app::protocol::{MediaSource, Publication, UserId, VideoQuality, ViewSlot};
@@ -21,8 +26,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid, Rids};
+use str0m::format::{Codec, PayloadParams};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid, Rids};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 pub type PeerId = u64;
@@ -180,6 +187,7 @@ struct Published {
     /// Per simulcast layer (index 0 also serves a track without simulcast).
     meters: [Meter; 3],
     gates: [KeyframeGate; 3],
+    frames: [FrameTracker; 3],
     simulcast: bool,
 }
 
@@ -189,7 +197,10 @@ struct AudioSlot {
     mid: Mid,
     track: Option<TrackKey>,
     timeline: Timeline,
+    seq: SeqRewriter,
     last_source: Option<TrackKey>,
+    /// The publisher's payload type and this subscriber's for the same codec.
+    pt: Option<(Pt, Pt)>,
 }
 
 #[derive(Debug)]
@@ -199,7 +210,11 @@ struct VideoSlot {
     quality: VideoQuality,
     selector: LayerSelector,
     timeline: Timeline,
+    seq: SeqRewriter,
     last_source: Option<(TrackKey, VideoQuality)>,
+    /// The frame (RTP time) of each layer whose packets this slot forwards.
+    forwarding: [Option<u64>; 3],
+    pt: Option<(Pt, Pt)>,
 }
 
 struct Peer {
@@ -220,9 +235,17 @@ struct ClassMedia {
     speaker: SpeakerDetector<TrackKey>,
 }
 
+/// A packet from a publisher, with what its stream and payload type say.
+struct Incoming {
+    mid: Mid,
+    rid: Option<Rid>,
+    params: PayloadParams,
+    packet: RtpPacket,
+}
+
 /// Work that needs more than one peer, queued so that no peer is borrowed twice.
 enum Action {
-    Forward(PeerId, Box<MediaData>),
+    Forward(PeerId, Box<Incoming>),
     Keyframe(TrackKey, usize),
     Drive(PeerId),
 }
@@ -356,6 +379,7 @@ impl SfuCore {
                 kind,
                 meters: Default::default(),
                 gates: Default::default(),
+                frames: Default::default(),
                 simulcast,
             });
             entry.source = source;
@@ -496,6 +520,7 @@ impl SfuCore {
 
     fn new_rtc(&self, now: Instant) -> Rtc {
         let mut rtc = RtcConfig::new()
+            .set_rtp_mode(true)
             .set_ice_lite(true)
             .clear_codecs()
             .enable_opus(true, false)
@@ -656,8 +681,16 @@ impl SfuCore {
                             _ => None,
                         };
                     }
-                    Event::MediaData(data) if peer.published.contains_key(&data.mid) => {
-                        self.actions.push_back(Action::Forward(id, Box::new(data)));
+                    Event::RtpPacket(packet) => {
+                        let pt = packet.header.payload_type;
+                        let params = peer.rtc.codec_config().params().iter().find(|p| p.pt() == pt).copied();
+                        let stream = peer.rtc.direct_api().stream_rx(&packet.header.ssrc).map(|s| (s.mid(), s.rid()));
+                        if let (Some(params), Some((mid, rid))) = (params, stream)
+                            && peer.published.contains_key(&mid)
+                        {
+                            self.actions
+                                .push_back(Action::Forward(id, Box::new(Incoming { mid, rid, params, packet })));
+                        }
                     }
                     Event::KeyframeRequest(req) => {
                         if let Some(slot) = peer.video_slots.iter().find(|s| s.mid == req.mid)
@@ -680,16 +713,17 @@ impl SfuCore {
         }
     }
 
-    /// A frame from a publisher: measure it, then write it into every slot that shows it.
-    fn forward(&mut self, now: Instant, from: PeerId, data: Box<MediaData>) {
-        let key = (from, data.mid);
+    /// A packet from a publisher: measure it, then write it into every slot that shows it.
+    fn forward(&mut self, now: Instant, from: PeerId, incoming: Box<Incoming>) {
+        let Incoming { mid, rid, params, packet } = *incoming;
+        let key = (from, mid);
         let Some(publisher) = self.peers.get_mut(&from) else { return };
         let class = publisher.class;
-        let Some(track) = publisher.published.get_mut(&data.mid) else { return };
+        let Some(track) = publisher.published.get_mut(&mid) else { return };
         // Some browsers announce rids only in the RTP header extension.
-        track.simulcast |= data.rid.is_some();
+        track.simulcast |= rid.is_some();
         let is_video = track.kind == MediaKind::Video;
-        let layer = match data.rid {
+        let layer = match rid {
             Some(rid) if track.simulcast => match layers::layer_of(rid) {
                 Some(layer) => layer,
                 None => return,
@@ -697,19 +731,25 @@ impl SfuCore {
             _ => VideoQuality::Low,
         };
         let li = layers::index(layer);
-        track.meters[li].add(now, data.data.len());
-        let keyframe = is_video && data.is_keyframe();
-        if keyframe {
-            track.gates[li].keyframe_arrived();
-        } else if is_video && !data.contiguous {
-            self.actions.push_back(Action::Keyframe(key, li));
-        }
-        let level = data.ext_vals.audio_level;
-        let voice = data.ext_vals.voice_activity.unwrap_or(false);
+        track.meters[li].add(now, packet.payload.len());
+        let time = packet.time.numer();
+        let keyframe = is_video && {
+            let codec = params.spec().codec;
+            let start = if codec == Codec::Vp8 { vp8_frame_start(&packet.payload) } else { FrameStart::No };
+            let h264_key = codec == Codec::H264 && h264_is_keyframe(&packet.payload);
+            let key = track.frames[li].observe(time, start, h264_key);
+            if key {
+                track.gates[li].keyframe_arrived();
+            }
+            key
+        };
+        let level = packet.header.ext_vals.audio_level;
+        let voice = packet.header.ext_vals.voice_activity.unwrap_or(false);
         let Some(c) = self.classes.get_mut(&class) else { return };
         if !is_video && let Some(level) = level {
             c.speaker.level(key, level);
         }
+        let incoming_seq = *packet.seq_no;
         for &to in &c.peers {
             if to == from {
                 continue;
@@ -718,27 +758,57 @@ impl SfuCore {
             let mut wrote = false;
             if is_video {
                 for slot in sub.video_slots.iter_mut().filter(|s| s.track == Some(key)) {
-                    if !slot.selector.accept(layer, keyframe) {
-                        continue;
+                    // A layer's frame is taken or left whole: decided on its first packet here.
+                    if slot.forwarding[li] != Some(time) {
+                        if !slot.selector.accept(layer, keyframe) {
+                            continue;
+                        }
+                        slot.forwarding[li] = Some(time);
                     }
                     let switched = slot.last_source != Some((key, layer));
+                    let Some(out_seq) = slot.seq.map(incoming_seq, switched) else { continue };
                     slot.last_source = Some((key, layer));
-                    let time = slot.timeline.map(data.time, data.network_time, switched);
-                    let Some(writer) = sub.rtc.writer(slot.mid) else { continue };
-                    let Some(pt) = writer.match_params(data.params) else { continue };
-                    wrote |= writer.write(pt, data.network_time, time, data.data.clone()).is_ok();
+                    let out_time = slot.timeline.map(packet.time, packet.timestamp, switched);
+                    let Some(pt) = outgoing_pt(&mut slot.pt, &sub.rtc, &params) else { continue };
+                    let write = RtpWrite::new(
+                        pt,
+                        SeqNo::from(out_seq),
+                        out_time.numer() as u32,
+                        packet.timestamp,
+                        packet.payload.clone(),
+                    )
+                    .marker(packet.header.marker)
+                    .nackable(true);
+                    if let Some(stream) = sub.rtc.direct_api().stream_tx_by_mid(slot.mid, None) {
+                        stream.write_rtp(write);
+                        wrote = true;
+                    }
                 }
             } else {
                 for slot in sub.audio_slots.iter_mut().filter(|s| s.track == Some(key)) {
                     let switched = slot.last_source != Some(key);
+                    let Some(out_seq) = slot.seq.map(incoming_seq, switched) else { continue };
                     slot.last_source = Some(key);
-                    let time = slot.timeline.map(data.time, data.network_time, switched);
-                    let Some(mut writer) = sub.rtc.writer(slot.mid) else { continue };
-                    let Some(pt) = writer.match_params(data.params) else { continue };
-                    if let Some(level) = level {
-                        writer = writer.audio_level(level, voice);
+                    let out_time = slot.timeline.map(packet.time, packet.timestamp, switched);
+                    let Some(pt) = outgoing_pt(&mut slot.pt, &sub.rtc, &params) else { continue };
+                    let ext = ExtensionValues {
+                        audio_level: level,
+                        voice_activity: level.map(|_| voice),
+                        ..Default::default()
+                    };
+                    let write = RtpWrite::new(
+                        pt,
+                        SeqNo::from(out_seq),
+                        out_time.numer() as u32,
+                        packet.timestamp,
+                        packet.payload.clone(),
+                    )
+                    .marker(packet.header.marker)
+                    .ext_vals(ext);
+                    if let Some(stream) = sub.rtc.direct_api().stream_tx_by_mid(slot.mid, None) {
+                        stream.write_rtp(write);
+                        wrote = true;
                     }
-                    wrote |= writer.write(pt, data.network_time, time, data.data.clone()).is_ok();
                 }
             }
             if wrote {
@@ -870,27 +940,47 @@ fn sync_slot(peer: &mut Peer, mid: Mid, kind: MediaKind, direction: Direction) {
         return;
     }
     match kind {
-        MediaKind::Audio if !peer.audio_slots.iter().any(|s| s.mid == mid) => {
-            peer.audio_slots.push(AudioSlot { mid, track: None, timeline: Timeline::default(), last_source: None })
-        }
+        MediaKind::Audio if !peer.audio_slots.iter().any(|s| s.mid == mid) => peer.audio_slots.push(AudioSlot {
+            mid,
+            track: None,
+            timeline: Timeline::default(),
+            seq: SeqRewriter::default(),
+            last_source: None,
+            pt: None,
+        }),
         MediaKind::Video if !peer.video_slots.iter().any(|s| s.mid == mid) => peer.video_slots.push(VideoSlot {
             mid,
             track: None,
             quality: VideoQuality::High,
             selector: LayerSelector::default(),
             timeline: Timeline::default(),
+            seq: SeqRewriter::default(),
             last_source: None,
+            forwarding: [None; 3],
+            pt: None,
         }),
         _ => {}
     }
 }
 
 fn send_keyframe_request(peer: &mut Peer, mid: Mid, rid: Option<Rid>) {
-    if let Some(mut writer) = peer.rtc.writer(mid)
-        && let Err(err) = writer.request_keyframe(rid, KeyframeRequestKind::Pli)
-    {
-        tracing::debug!(%err, "keyframe request not sent");
+    match peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+        Some(stream) => stream.request_keyframe(KeyframeRequestKind::Pli),
+        None => tracing::debug!(%mid, ?rid, "keyframe request not sent: no such incoming stream"),
     }
+}
+
+/// The subscriber's payload type for what the publisher sent as `params` (two browsers may
+/// number the same codec differently), remembered per slot.
+fn outgoing_pt(cache: &mut Option<(Pt, Pt)>, rtc: &Rtc, params: &PayloadParams) -> Option<Pt> {
+    if let Some((incoming, outgoing)) = *cache
+        && incoming == params.pt()
+    {
+        return Some(outgoing);
+    }
+    let outgoing = rtc.codec_config().match_params(*params)?.pt();
+    *cache = Some((params.pt(), outgoing));
+    Some(outgoing)
 }
 
 fn check_publications(publish: &[Publication]) -> Result<(), SfuError> {

@@ -7,6 +7,7 @@
 //! - [`keyframes`]: coalesced keyframe requests.
 //! - [`speaker`]: the active speaker from audio levels.
 //! - [`timeline`]: continuous RTP timestamps across source and layer switches.
+//! - [`rtp`]: packet-level forwarding: frame starts, keyframes, sequence numbers.
 //!
 //! Signalling rides the room's WebSocket (`media_offer`, `media_answer`, `media_view`); the room
 //! actor checks who may publish and calls the class's worker through [`Sfu`].
@@ -14,6 +15,7 @@
 pub mod core;
 pub mod keyframes;
 pub mod layers;
+pub mod rtp;
 pub mod speaker;
 pub mod timeline;
 pub mod worker;

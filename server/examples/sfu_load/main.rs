@@ -727,11 +727,8 @@ async fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     if args.matrix {
-        eprintln!(
-            "[sfu_load] machine: {}, {} CPUs",
-            cpu_model(),
-            std::thread::available_parallelism().map_or(0, |n| n.get())
-        );
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        eprintln!("[sfu_load] machine: {}; {cpus} CPU(s) for the tool (see taskset)", cpu_model());
         print_matrix(&runs, args);
     }
     Ok(())

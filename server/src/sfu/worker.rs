@@ -22,7 +22,9 @@ pub type EventSink = mpsc::UnboundedSender<SfuEvent>;
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 const SOCKET: mio::Token = mio::Token(0);
 const COMMANDS: mio::Token = mio::Token(1);
-/// Datagrams read in a row before the worker looks at its timers and commands again.
+/// Datagrams read in a row before the worker sends and looks at its timers and commands
+/// again. A worker that keeps up reads one at a time; one that falls behind catches up in
+/// bursts, which cost less per packet (see `SfuCore::poll_datagram`).
 const READ_BURST: usize = 64;
 
 enum Command {
@@ -191,7 +193,6 @@ fn run(
                         .unwrap_or(source);
                     let bytes = &buf[..n];
                     guarded("datagram", || core.receive(Instant::now(), source, destination, bytes));
-                    flush(&mut core, &socket, &mut sinks);
                     more_queued = i + 1 == READ_BURST;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -203,6 +204,8 @@ fn run(
                 }
             }
         }
+        // Once per burst: each subscriber sends all it was given in one pass.
+        flush(&mut core, &socket, &mut sinks);
     }
 }
 

@@ -40,16 +40,14 @@
 //!
 //! Media addresses: Janus 1.1.2 never offers 127.0.0.1 (it skips loopback interfaces), and
 //! libnice binds its sockets to their interface, so what Janus sends to a peer on 127.0.0.1 is
-//! lost (ICE fails). Its only host candidate is the machine's own IPv4 address, [`media_ip`]
-//! (`local-ip` in /janus/info), and the tool's peers must bind their UDP sockets to that same
-//! address ([`sdp_host_ips`] reads it back from Janus's SDPs). Between two local addresses the
-//! packets still never leave the kernel.
+//! lost. `bench/sfu.sh` therefore runs Janus in a network namespace of its own, reached over a
+//! veth pair: its HTTP transport and its only host candidate are the pair's address there, and
+//! the tool's peers bind to the address on this side.
 
-#![allow(dead_code)] // the tool need not use every helper (state, wait_webrtcup, ids, ips)
+#![allow(dead_code)] // the tool need not use every helper (state, wait_webrtcup, ids)
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -167,42 +165,6 @@ pub async fn wait_ready(addr: &str, limit: Duration) -> Result<(), String> {
         }
         tokio::time::sleep(READY_POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
-}
-
-/// The address Janus uses for media (`local-ip` in http://{addr}/janus/info). With
-/// bench/janus it is Janus's only ICE host candidate: bind the tool's peers to it, not to
-/// 127.0.0.1, which Janus cannot answer.
-pub async fn media_ip(addr: &str) -> Result<IpAddr, String> {
-    let http = http_client()?;
-    let url = format!("http://{addr}/janus/info");
-    let info = server_info(&http, &url, REQUEST_TIMEOUT).await?;
-    let text = info
-        .get("local-ip")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("GET {url}: no \"local-ip\" in {}", brief(&info)))?;
-    text.parse::<IpAddr>().map_err(|e| format!("GET {url}: \"local-ip\" {text:?} is not an IP address: {e}"))
-}
-
-/// The addresses of the host candidates (`a=candidate:… typ host`) in an SDP, in order,
-/// without duplicates.
-pub fn sdp_host_ips(sdp: &str) -> Vec<IpAddr> {
-    let mut ips = Vec::new();
-    for line in sdp.lines() {
-        let Some(candidate) = line.trim_end().strip_prefix("a=candidate:") else {
-            continue;
-        };
-        // foundation component transport priority address port "typ" type ...
-        let fields: Vec<&str> = candidate.split_whitespace().collect();
-        if fields.len() >= 8
-            && fields[6] == "typ"
-            && fields[7] == "host"
-            && let Ok(ip) = fields[4].parse::<IpAddr>()
-            && !ips.contains(&ip)
-        {
-            ips.push(ip);
-        }
-    }
-    ips
 }
 
 impl JanusPeer {

@@ -33,7 +33,8 @@
 //! of a subscriber's join to its first whole video frame, the keyframes the publisher was
 //! asked for, and the server's CPU (per forwarded packet too) and resident memory.
 //!
-//! Everything goes to 127.0.0.1; every wait is bounded.
+//! Traffic goes to 127.0.0.1, or with `--netns` to the namespace `bench/sfu.sh` makes; every
+//! wait is bounded. `SFU_LOAD_DEBUG=1` prints each student's welcome and the server's log tail.
 
 mod janus;
 mod lectern;

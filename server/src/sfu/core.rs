@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, PayloadParams};
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid, Rids};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt, Rid, Rids};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
@@ -697,7 +697,8 @@ impl SfuCore {
                     break;
                 }
                 Output::Transmit(t) => {
-                    self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.to_vec() })
+                    // str0m hands over its buffer: no copy.
+                    self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.into() })
                 }
                 Output::Event(event) => match event {
                     Event::IceConnectionStateChange(state) => {
@@ -784,10 +785,12 @@ impl SfuCore {
             if is_video {
                 for slot in sub.video_slots.iter_mut().filter(|s| s.track == Some(key)) {
                     // A layer's frame is taken or left whole: decided on its first packet here.
+                    // Taking one means leaving the rest of any other layer's frame (a switch).
                     if slot.forwarding[li] != Some(time) {
                         if !slot.selector.accept(layer, keyframe) {
                             continue;
                         }
+                        slot.forwarding = [None; 3];
                         slot.forwarding[li] = Some(time);
                     }
                     let switched = slot.last_source != Some((key, layer));
@@ -795,19 +798,8 @@ impl SfuCore {
                     slot.last_source = Some((key, layer));
                     let out_time = slot.timeline.map(packet.time, packet.timestamp, switched);
                     let Some(pt) = outgoing_pt(&mut slot.pt, &sub.rtc, &params) else { continue };
-                    let write = RtpWrite::new(
-                        pt,
-                        SeqNo::from(out_seq),
-                        out_time.numer() as u32,
-                        packet.timestamp,
-                        packet.payload.clone(),
-                    )
-                    .marker(packet.header.marker)
-                    .nackable(true);
-                    if let Some(stream) = sub.rtc.direct_api().stream_tx_by_mid(slot.mid, None) {
-                        stream.write_rtp(write);
-                        wrote = true;
-                    }
+                    let out = Outgoing { mid: slot.mid, pt, seq: out_seq, time: out_time };
+                    wrote |= write_forwarded(&mut sub.rtc, out, &packet, |w| w.nackable(true));
                 }
             } else {
                 for slot in sub.audio_slots.iter_mut().filter(|s| s.track == Some(key)) {
@@ -821,19 +813,8 @@ impl SfuCore {
                         voice_activity: level.map(|_| voice),
                         ..Default::default()
                     };
-                    let write = RtpWrite::new(
-                        pt,
-                        SeqNo::from(out_seq),
-                        out_time.numer() as u32,
-                        packet.timestamp,
-                        packet.payload.clone(),
-                    )
-                    .marker(packet.header.marker)
-                    .ext_vals(ext);
-                    if let Some(stream) = sub.rtc.direct_api().stream_tx_by_mid(slot.mid, None) {
-                        stream.write_rtp(write);
-                        wrote = true;
-                    }
+                    let out = Outgoing { mid: slot.mid, pt, seq: out_seq, time: out_time };
+                    wrote |= write_forwarded(&mut sub.rtc, out, &packet, |w| w.ext_vals(ext));
                 }
             }
             if wrote && !sub.written {
@@ -994,6 +975,31 @@ fn send_keyframe_request(peer: &mut Peer, mid: Mid, rid: Option<Rid>) {
         Some(stream) => stream.request_keyframe(KeyframeRequestKind::Pli),
         None => tracing::debug!(%mid, ?rid, "keyframe request not sent: no such incoming stream"),
     }
+}
+
+/// Where a forwarded packet goes in a subscriber, and the numbers it gets there.
+struct Outgoing {
+    mid: Mid,
+    pt: Pt,
+    seq: u64,
+    time: MediaTime,
+}
+
+/// Write a forwarded packet (its payload shared, not copied) into a subscriber's stream;
+/// `finish` adds what differs between audio and video. False if the stream is not there.
+fn write_forwarded(
+    rtc: &mut Rtc,
+    out: Outgoing,
+    packet: &RtpPacket,
+    finish: impl FnOnce(RtpWrite) -> RtpWrite,
+) -> bool {
+    let mut api = rtc.direct_api();
+    let Some(stream) = api.stream_tx_by_mid(out.mid, None) else { return false };
+    let write =
+        RtpWrite::new(out.pt, SeqNo::from(out.seq), out.time.numer() as u32, packet.timestamp, packet.payload.clone())
+            .marker(packet.header.marker);
+    stream.write_rtp(finish(write));
+    true
 }
 
 /// The subscriber's payload type for what the publisher sent as `params` (two browsers may

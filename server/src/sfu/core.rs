@@ -217,6 +217,24 @@ struct VideoSlot {
     pt: Option<(Pt, Pt)>,
 }
 
+impl VideoSlot {
+    /// Whether a packet of `layer`'s frame at RTP time `time` goes out. A layer's frame is
+    /// taken or left whole, decided on its first packet here; taking one leaves the rest of any
+    /// other layer's frame (a switch), so two layers never interleave in one stream.
+    fn takes(&mut self, layer: VideoQuality, time: u64, keyframe: bool) -> bool {
+        let li = layers::index(layer);
+        if self.forwarding[li] == Some(time) {
+            return true;
+        }
+        if !self.selector.accept(layer, keyframe) {
+            return false;
+        }
+        self.forwarding = [None; 3];
+        self.forwarding[li] = Some(time);
+        true
+    }
+}
+
 struct Peer {
     class: ClassId,
     user: UserId,
@@ -784,14 +802,8 @@ impl SfuCore {
             let mut wrote = false;
             if is_video {
                 for slot in sub.video_slots.iter_mut().filter(|s| s.track == Some(key)) {
-                    // A layer's frame is taken or left whole: decided on its first packet here.
-                    // Taking one means leaving the rest of any other layer's frame (a switch).
-                    if slot.forwarding[li] != Some(time) {
-                        if !slot.selector.accept(layer, keyframe) {
-                            continue;
-                        }
-                        slot.forwarding = [None; 3];
-                        slot.forwarding[li] = Some(time);
+                    if !slot.takes(layer, time, keyframe) {
+                        continue;
                     }
                     let switched = slot.last_source != Some((key, layer));
                     let Some(out_seq) = slot.seq.map(incoming_seq, switched) else { continue };
@@ -1049,4 +1061,41 @@ pub fn parse_track_id(id: &str) -> Option<TrackKey> {
         return None;
     }
     Some((peer.parse().ok()?, Mid::from(mid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_a_switch_the_old_layer_stops_mid_frame_and_the_new_one_starts_whole() {
+        let t0 = Instant::now();
+        let hold = Duration::from_secs(2);
+        let mut slot = VideoSlot {
+            mid: Mid::from("v"),
+            track: None,
+            quality: VideoQuality::High,
+            selector: LayerSelector::default(),
+            timeline: Timeline::default(),
+            seq: SeqRewriter::default(),
+            last_source: None,
+            forwarding: [None; 3],
+            pt: None,
+        };
+        slot.selector.reset(Some(VideoQuality::Low));
+        assert!(!slot.takes(VideoQuality::Low, 100, false), "no keyframe yet");
+        assert!(slot.takes(VideoQuality::Low, 200, true));
+        assert!(slot.takes(VideoQuality::Low, 200, false), "the rest of that frame");
+        assert!(!slot.takes(VideoQuality::High, 200, true), "not the target yet");
+        slot.selector.update(t0, Some(VideoQuality::High), hold);
+        slot.selector.update(t0 + hold, Some(VideoQuality::High), hold);
+        // Low's frame 300 has begun; High's keyframe 300 arrives in the middle of it.
+        assert!(slot.takes(VideoQuality::Low, 300, false));
+        assert!(!slot.takes(VideoQuality::High, 300, false), "a delta of the new layer waits");
+        assert!(slot.takes(VideoQuality::High, 400, true), "its keyframe switches");
+        assert!(!slot.takes(VideoQuality::Low, 300, false), "the old layer's frame is left");
+        assert!(!slot.takes(VideoQuality::Low, 400, false));
+        assert!(slot.takes(VideoQuality::High, 400, false), "the new frame goes on whole");
+        assert!(slot.takes(VideoQuality::High, 500, false));
+    }
 }

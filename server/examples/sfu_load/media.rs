@@ -111,9 +111,7 @@ enum Command {
 #[derive(Default)]
 pub struct Status {
     pub publisher_connected: AtomicBool,
-    pub subscribers_connected: AtomicUsize,
     pub subscribers_with_frames: AtomicUsize,
-    pub subscribers_failed: AtomicUsize,
 }
 
 /// The async side's handle on the media thread.
@@ -127,7 +125,6 @@ pub struct Media {
 /// What one subscriber saw.
 #[derive(Clone, Debug, Default)]
 pub struct SubscriberReport {
-    pub connected_ms: Option<f64>,
     /// From the start of its join to the end of its first video frame.
     pub first_frame_ms: Option<f64>,
     pub packets: u64,
@@ -163,6 +160,7 @@ impl Media {
         let mut engine = Engine {
             poll,
             peers: Vec::new(),
+            publisher: None,
             local_ip,
             camera,
             status: status.clone(),
@@ -257,11 +255,8 @@ struct Paced {
 
 struct Subscriber {
     joined: Instant,
-    connected: Option<Instant>,
-    first_frame: Option<Instant>,
     streams: HashMap<Ssrc, LossCounter>,
     report: SubscriberReport,
-    duplicates: u64,
 }
 
 enum Kind {
@@ -282,6 +277,8 @@ struct Peer {
 struct Engine {
     poll: mio::Poll,
     peers: Vec<Peer>,
+    /// Which peer is the publisher (once offered).
+    publisher: Option<usize>,
     local_ip: std::net::IpAddr,
     camera: Camera,
     status: Arc<Status>,
@@ -395,10 +392,7 @@ impl Engine {
                 for peer in &mut self.peers {
                     if let Kind::Subscriber(s) = &mut peer.kind {
                         s.streams.clear();
-                        let kept = (s.report.connected_ms, s.report.first_frame_ms);
-                        s.report =
-                            SubscriberReport { connected_ms: kept.0, first_frame_ms: kept.1, ..Default::default() };
-                        s.duplicates = 0;
+                        s.report = SubscriberReport { first_frame_ms: s.report.first_frame_ms, ..Default::default() };
                     }
                 }
             }
@@ -432,14 +426,7 @@ impl Engine {
     }
 
     fn new_subscriber(joined: Instant) -> Kind {
-        Kind::Subscriber(Box::new(Subscriber {
-            joined,
-            connected: None,
-            first_frame: None,
-            streams: HashMap::new(),
-            report: SubscriberReport::default(),
-            duplicates: 0,
-        }))
+        Kind::Subscriber(Box::new(Subscriber { joined, streams: HashMap::new(), report: SubscriberReport::default() }))
     }
 
     fn new_offer(&mut self, role: Role, joined: Instant, now: Instant) -> Result<Offered, String> {
@@ -476,6 +463,7 @@ impl Engine {
                 keyframe_due: true,
                 last_keyframe: None,
             });
+            self.publisher = Some(i);
             peer.kind = Kind::Publisher(Box::new(Publisher {
                 video,
                 audio,
@@ -544,9 +532,6 @@ impl Engine {
         }
         peer.alive = false;
         let _ = self.poll.registry().deregister(&mut peer.socket);
-        if let Kind::Subscriber(_) = peer.kind {
-            self.status.subscribers_failed.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     fn on_event(&mut self, i: usize, event: Event, now: Instant) {
@@ -555,11 +540,6 @@ impl Engine {
         match (&mut peer.kind, event) {
             (Kind::Publisher(_), Event::Connected) => {
                 self.status.publisher_connected.store(true, Ordering::Relaxed);
-            }
-            (Kind::Subscriber(s), Event::Connected) if s.connected.is_none() => {
-                s.connected = Some(now);
-                s.report.connected_ms = Some(ms(now - s.joined));
-                self.status.subscribers_connected.fetch_add(1, Ordering::Relaxed);
             }
             (Kind::Publisher(p), Event::KeyframeRequest(req)) if req.mid == p.video => {
                 self.keyframe_requests.push(now);
@@ -573,8 +553,7 @@ impl Engine {
                 let stamp = payload::find_stamp(&packet.payload);
                 let is_video =
                     stamp.is_some_and(|st| st.layer != AUDIO_LAYER) || (stamp.is_none() && packet.payload.len() > 200);
-                if is_video && packet.header.marker && s.first_frame.is_none() {
-                    s.first_frame = Some(arrived);
+                if is_video && packet.header.marker && s.report.first_frame_ms.is_none() {
                     s.report.first_frame_ms = Some(ms(arrived.saturating_duration_since(s.joined)));
                     self.status.subscribers_with_frames.fetch_add(1, Ordering::Relaxed);
                 }
@@ -619,9 +598,7 @@ impl Engine {
     /// libwebrtc does) rather than sent a frame at a time; audio is not paced. Each packet's
     /// stamps get the moment it is actually sent.
     fn publish(&mut self, now: Instant) -> Instant {
-        let Some(i) = self.peers.iter().position(|p| matches!(p.kind, Kind::Publisher(_))) else {
-            return now + IDLE_WAIT;
-        };
+        let Some(i) = self.publisher else { return now + IDLE_WAIT };
         if !self.peers[i].alive || !self.peers[i].rtc.is_connected() {
             return now + IDLE_WAIT;
         }

@@ -218,6 +218,21 @@ struct VideoSlot {
 }
 
 impl VideoSlot {
+    /// An empty slot: it shows nothing until the page's view names a track.
+    fn new(mid: Mid) -> Self {
+        Self {
+            mid,
+            track: None,
+            quality: VideoQuality::High,
+            selector: LayerSelector::default(),
+            timeline: Timeline::default(),
+            seq: SeqRewriter::default(),
+            last_source: None,
+            forwarding: [None; 3],
+            pt: None,
+        }
+    }
+
     /// Whether a packet of `layer`'s frame at RTP time `time` goes out. A layer's frame is
     /// taken or left whole, decided on its first packet here; taking one leaves the rest of any
     /// other layer's frame (a switch), so two layers never interleave in one stream.
@@ -967,17 +982,9 @@ fn sync_slot(peer: &mut Peer, mid: Mid, kind: MediaKind, direction: Direction) {
             last_source: None,
             pt: None,
         }),
-        MediaKind::Video if !peer.video_slots.iter().any(|s| s.mid == mid) => peer.video_slots.push(VideoSlot {
-            mid,
-            track: None,
-            quality: VideoQuality::High,
-            selector: LayerSelector::default(),
-            timeline: Timeline::default(),
-            seq: SeqRewriter::default(),
-            last_source: None,
-            forwarding: [None; 3],
-            pt: None,
-        }),
+        MediaKind::Video if !peer.video_slots.iter().any(|s| s.mid == mid) => {
+            peer.video_slots.push(VideoSlot::new(mid))
+        }
         _ => {}
     }
 }
@@ -1071,17 +1078,7 @@ mod tests {
     fn at_a_switch_the_old_layer_stops_mid_frame_and_the_new_one_starts_whole() {
         let t0 = Instant::now();
         let hold = Duration::from_secs(2);
-        let mut slot = VideoSlot {
-            mid: Mid::from("v"),
-            track: None,
-            quality: VideoQuality::High,
-            selector: LayerSelector::default(),
-            timeline: Timeline::default(),
-            seq: SeqRewriter::default(),
-            last_source: None,
-            forwarding: [None; 3],
-            pt: None,
-        };
+        let mut slot = VideoSlot::new(Mid::from("v"));
         slot.selector.reset(Some(VideoQuality::Low));
         assert!(!slot.takes(VideoQuality::Low, 100, false), "no keyframe yet");
         assert!(slot.takes(VideoQuality::Low, 200, true));

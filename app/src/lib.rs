@@ -4,6 +4,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod board;
 pub mod components;
 pub mod pages;
 pub mod protocol;

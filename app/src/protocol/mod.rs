@@ -10,6 +10,7 @@
 //! new message types and new optional fields may appear: clients ignore server types they do not
 //! know (see [`ServerFrame::decode_lenient`]).
 
+use crate::board::{BoardOp, BoardSnapshot, PageId};
 use serde::{Deserialize, Serialize};
 
 pub mod text;
@@ -180,6 +181,17 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<UserId>,
     },
+    /// A change to the whiteboard (see [`crate::board`]): drawing needs the teacher's leave,
+    /// pages and access are staff's. Resending an op with the same id changes nothing.
+    Board {
+        op: BoardOp,
+    },
+    /// Where the sender's laser pointer is on a page (`at` absent: put away). Shown, not kept.
+    Laser {
+        page: PageId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<[f32; 2]>,
+    },
 }
 
 impl ClientMsg {
@@ -205,6 +217,8 @@ impl ClientMsg {
             ClientMsg::MediaLeave => "media_leave",
             ClientMsg::InviteToSpeak { .. } => "invite_to_speak",
             ClientMsg::StopSpeaking { .. } => "stop_speaking",
+            ClientMsg::Board { .. } => "board",
+            ClientMsg::Laser { .. } => "laser",
         }
     }
 }
@@ -292,6 +306,18 @@ pub enum ServerMsg {
     MaySpeak {
         allowed: bool,
     },
+    /// A change the board accepted, as applied (authors and new page ids filled in), from `by`.
+    Board {
+        by: UserId,
+        op: BoardOp,
+    },
+    /// Someone's laser pointer moved (`at` absent: put away).
+    Laser {
+        user: UserId,
+        page: PageId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<[f32; 2]>,
+    },
     /// The message with this `ref` was applied.
     Ack {
         #[serde(rename = "ref")]
@@ -330,6 +356,9 @@ pub struct Welcome {
     /// Audio and video; absent when the server runs without media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaSetup>,
+    /// The whiteboard as it is now (absent from servers older than the board).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<BoardSnapshot>,
 }
 
 /// What a browser needs to set up audio and video.
@@ -477,6 +506,8 @@ const KNOWN_SERVER_TYPES: &[&str] = &[
     "media_tracks",
     "active_speaker",
     "may_speak",
+    "board",
+    "laser",
     "ack",
     "error",
 ];

@@ -2,6 +2,7 @@
 //! arbitrary input (it must fail with an error, never panic).
 
 use super::*;
+use crate::board::{BoardAction, DrawAccess, PageView, Shape, Tool};
 use proptest::prelude::*;
 
 fn every_client_msg() -> Vec<ClientMsg> {
@@ -40,7 +41,29 @@ fn every_client_msg() -> Vec<ClientMsg> {
         ClientMsg::InviteToSpeak { user: 4 },
         ClientMsg::StopSpeaking { user: None },
         ClientMsg::StopSpeaking { user: Some(4) },
+        ClientMsg::Board { op: board_op() },
+        ClientMsg::Board {
+            op: BoardOp { id: "op-2".into(), action: BoardAction::AddPage { after: Some(1), page: 0 } },
+        },
+        ClientMsg::Laser { page: 1, at: Some([120.5, 80.0]) },
+        ClientMsg::Laser { page: 1, at: None },
     ]
+}
+
+fn board_op() -> BoardOp {
+    BoardOp {
+        id: "op-1".into(),
+        action: BoardAction::Draw {
+            page: 1,
+            shape: Shape {
+                id: "s-1".into(),
+                author: 1,
+                color: "#1d4ed8".into(),
+                width: 3.0,
+                tool: Tool::Text { at: [10.0, 20.0], text: "x² <b>".into(), size: 24.0 },
+            },
+        },
+    }
 }
 
 #[test]
@@ -97,6 +120,11 @@ fn every_server_message_round_trips() {
                 tracks: vec![MediaTrack { id: "1-0".into(), user: 1, source: MediaSource::Screen }],
                 active_speaker: Some(1),
             }),
+            board: Some(BoardSnapshot {
+                pages: vec![PageView { id: 1, slide: None, shapes: vec![] }],
+                current: 1,
+                access: DrawAccess::Everyone,
+            }),
         })),
         ServerMsg::Joined { participant: participant.clone() },
         ServerMsg::Left { user: 1 },
@@ -119,6 +147,9 @@ fn every_server_message_round_trips() {
         },
         ServerMsg::ActiveSpeaker { user: None },
         ServerMsg::MaySpeak { allowed: true },
+        ServerMsg::Board { by: 1, op: board_op() },
+        ServerMsg::Laser { user: 1, page: 2, at: Some([1.0, 2.0]) },
+        ServerMsg::Laser { user: 1, page: 2, at: None },
         ServerMsg::Ack { reference: 4 },
         ServerMsg::error(Some(4), ErrorCode::ChatLocked, "locked"),
         ServerMsg::error(None, ErrorCode::Malformed, "bad"),

@@ -127,6 +127,15 @@ pub struct RoomConfig {
     pub ping_seconds: u64,
     /// Seconds an empty room keeps its state (hands, chat lock, mutes) before it is closed.
     pub idle_close_seconds: u64,
+    /// Whiteboard: most pages on a class's board...
+    pub board_max_pages: usize,
+    /// ...drawings on one page (erased ones count: undo can bring them back)...
+    pub board_max_shapes_per_page: usize,
+    /// ...points in one stroke, characters in one text...
+    pub board_max_points: usize,
+    pub board_max_text_chars: usize,
+    /// ...and drawings one erase, restore or move may name.
+    pub board_max_ids_per_op: usize,
 }
 
 impl Default for RoomConfig {
@@ -144,6 +153,11 @@ impl Default for RoomConfig {
             reason_max_chars: 500,
             ping_seconds: 20,
             idle_close_seconds: 60,
+            board_max_pages: 300,
+            board_max_shapes_per_page: 10_000,
+            board_max_points: 5_000,
+            board_max_text_chars: 1_000,
+            board_max_ids_per_op: 2_000,
         }
     }
 }
@@ -351,6 +365,14 @@ impl Config {
         }
         if room.message_burst < room.messages_per_second {
             return bad("room.message_burst must be at least room.messages_per_second");
+        }
+        if room.board_max_pages == 0
+            || room.board_max_shapes_per_page == 0
+            || room.board_max_points < 2
+            || room.board_max_text_chars == 0
+            || room.board_max_ids_per_op == 0
+        {
+            return bad("room.board_max_* must be positive (board_max_points at least 2)");
         }
         if room.poll_max_options < 2 || room.chat_max_chars == 0 || room.ping_seconds == 0 {
             return bad("room.poll_max_options must be at least 2; room.chat_max_chars and room.ping_seconds positive");

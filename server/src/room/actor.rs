@@ -3,6 +3,7 @@
 //! store, applies it to [`RoomState`], and fans the result out. Nothing else touches the state,
 //! so there are no locks and every participant sees events in the same order.
 
+use super::board::RoomBoard;
 use super::clients::{Audience, ClientSink, LocalClients, Outgoing};
 use super::media::{Announce, RoomMedia};
 use super::state::{ConnKey, Identity, PollState, Refusal, RoomState, check_poll, check_text};
@@ -66,6 +67,7 @@ pub struct RoomActor {
     /// Audio and video, when this server runs an SFU.
     media: Option<RoomMedia>,
     media_events: Option<mpsc::UnboundedReceiver<SfuEvent>>,
+    board: RoomBoard,
 }
 
 /// How often the room closes media sessions whose participant did not come back.
@@ -80,6 +82,7 @@ impl RoomActor {
             }
             None => (None, None),
         };
+        let board = RoomBoard::empty(&app.config.room);
         Self {
             setup,
             app,
@@ -87,6 +90,7 @@ impl RoomActor {
             local: LocalClients::default(),
             remote,
             cut_off: Vec::new(),
+            board,
             media,
             media_events,
         }
@@ -97,6 +101,10 @@ impl RoomActor {
     pub async fn run(mut self, mut inputs: mpsc::Receiver<RoomInput>, retire: Retire) {
         if let Err(err) = self.load_polls().await {
             tracing::error!(class = self.setup.class_id, %err, "cannot load the room's polls");
+        }
+        match RoomBoard::load(&self.app.store, self.setup.class_id, &self.app.config.room).await {
+            Ok(board) => self.board = board,
+            Err(err) => tracing::error!(class = self.setup.class_id, %err, "cannot load the room's whiteboard"),
         }
         let idle = Duration::from_secs(self.app.config.room.idle_close_seconds);
         let mut empty_since = Some(Instant::now());
@@ -272,6 +280,7 @@ impl RoomActor {
             deleted,
             polls: self.state.polls().iter().map(|p| p.view(who.user, staff)).collect(),
             media: self.media.as_ref().map(|m| m.setup()),
+            board: Some(self.board.board().snapshot()),
         };
         self.send(Audience::Conn(key), &ServerMsg::Welcome(Box::new(welcome)));
         if let super::state::Joined::Arrived(participant) = arrived {
@@ -515,6 +524,25 @@ impl RoomActor {
             ClientMsg::MediaOffer { .. } | ClientMsg::MediaView { .. } | ClientMsg::MediaLeave => {
                 Err(Refusal::invalid("Media messages are handled per connection."))
             }
+            ClientMsg::Board { op } => {
+                if let Some(op) = self.board.apply(&self.app.store, class_id, who, op, now).await? {
+                    self.send(Audience::Everyone, &ServerMsg::Board { by: who.user, op });
+                }
+                Ok(())
+            }
+            ClientMsg::Laser { page, at } => {
+                if !self.board.may_draw(who) {
+                    return Err(Refusal::forbidden("The teacher has not let you draw."));
+                }
+                if !self.board.board().page_ids().contains(&page) {
+                    return Err(Refusal::new(ErrorCode::NotFound, format!("There is no page {page}.")));
+                }
+                if at.is_some_and(|p| !p.iter().all(|v| v.is_finite() && v.abs() < 100_000.0)) {
+                    return Err(Refusal::invalid("A pointer position is two finite numbers."));
+                }
+                self.send(Audience::Everyone, &ServerMsg::Laser { user: who.user, page, at });
+                Ok(())
+            }
             ClientMsg::Block { user, reason } => {
                 require_staff(who, "block users")?;
                 let reason = check_text(&reason, limits.reason_max_chars, "reason")?;
@@ -671,7 +699,7 @@ fn moderation<'a>(
 }
 
 /// A store failure: logged here once; the client hears only that nothing changed.
-fn internal(err: lectern_core::store::StoreError) -> Refusal {
+pub(super) fn internal(err: lectern_core::store::StoreError) -> Refusal {
     tracing::error!(%err, "room store error");
     Refusal::new(ErrorCode::Internal, "The server could not save that; nothing was changed. Try again.")
 }

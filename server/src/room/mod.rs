@@ -4,6 +4,7 @@
 //! - [`access`]: who may enter, and with which role.
 //! - [`hub`]: this node's rooms; starts an actor on a room's first join.
 //! - [`actor`]: the task that owns one room's state and applies every message.
+//! - [`board`]: the class's whiteboard, loaded from and appended to its operation log.
 //! - [`state`]: that state as plain data (roster, hands, mutes, polls), tested without I/O.
 //! - [`clients`]: bounded per-connection queues; slow clients are cut off, never waited for.
 //! - [`cluster`]: several nodes through Redis (one owner node per room, the others relay).
@@ -14,6 +15,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod board;
 pub mod clients;
 pub mod cluster;
 pub mod hub;

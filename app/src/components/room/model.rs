@@ -2,6 +2,7 @@
 //! browser APIs here, so the rules (resume without duplicates, deletions, poll results) are
 //! tested natively.
 
+use crate::board::{Actor, Board, BoardLimits, PageId};
 use crate::protocol::{
     ChatMessage, MediaSetup, MediaSource, MediaTrack, MessageId, Participant, Poll, PollId, Reaction, RoomRole,
     ServerMsg, UserId, VideoQuality, ViewSlot, Welcome,
@@ -85,6 +86,10 @@ pub struct RoomModel {
     pub active_speaker: Option<UserId>,
     /// Who spoke, most recent first: the last-N tiles follow this order.
     pub recent_speakers: Vec<UserId>,
+    /// The whiteboard, as the server last described it.
+    pub board: Board,
+    /// Laser pointers shown now: who, on which page, where.
+    pub lasers: Vec<(UserId, PageId, [f32; 2])>,
     next_seq: u64,
 }
 
@@ -171,6 +176,16 @@ impl RoomModel {
             }
             // The media connection handles the answer; the model has nothing to show.
             ServerMsg::MediaAnswer { .. } => {}
+            // The server applied it already, so it applies here (as trusted, by its author).
+            ServerMsg::Board { by, op } => {
+                let _ = self.board.apply(Actor { user: by, staff: true }, op, &BoardLimits::TRUSTED);
+            }
+            ServerMsg::Laser { user, page, at } => {
+                self.lasers.retain(|(u, _, _)| *u != user);
+                if let Some(at) = at {
+                    self.lasers.push((user, page, at));
+                }
+            }
             ServerMsg::Ack { .. } => {}
             ServerMsg::Error { message, .. } => self.notice = Some(message),
         }
@@ -196,6 +211,10 @@ impl RoomModel {
             self.speaker_changed(media.active_speaker);
         }
         self.media = welcome.media;
+        if let Some(board) = welcome.board {
+            self.board = Board::from_snapshot(board);
+        }
+        self.lasers.clear();
         if resumed {
             // Keep what we had, drop what was deleted meanwhile, add what we missed.
             self.chat.retain(|m| !welcome.deleted.contains(&m.id));
@@ -610,6 +629,7 @@ mod tests {
             deleted,
             polls: vec![],
             media: None,
+            board: None,
         }))
     }
 

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub mod audit;
+pub mod board;
 pub mod classes;
 pub mod room;
 pub mod schedule;

@@ -321,6 +321,24 @@ impl Board {
         self.page(page).map(|p| p.live().collect()).unwrap_or_default()
     }
 
+    /// The size of a page in board units (a blank page's when there is no such page).
+    pub fn page_size(&self, page: PageId) -> (f32, f32) {
+        self.page(page).map_or(BLANK_PAGE, Page::size)
+    }
+
+    /// The visible shapes of a page that pass within `radius` of `at`, topmost first: what an
+    /// eraser or a click touches.
+    pub fn hit(&self, page: PageId, at: [f32; 2], radius: f32) -> Vec<ShapeId> {
+        let mut hits: Vec<ShapeId> = self
+            .shapes(page)
+            .into_iter()
+            .filter(|s| distance_to(s, at) <= radius + s.width / 2.0)
+            .map(|s| s.id.clone())
+            .collect();
+        hits.reverse();
+        hits
+    }
+
     pub fn slide(&self, page: PageId) -> Option<&SlideRef> {
         self.page(page).and_then(|p| p.slide.as_ref())
     }
@@ -560,6 +578,41 @@ fn check_bounds(shape: &Shape, (w, h): (f32, f32)) -> Result<(), BoardError> {
         Ok(())
     } else {
         Err(BoardError::Invalid("a drawing must be on its page".into()))
+    }
+}
+
+fn segment_distance(p: [f32; 2], a: [f32; 2], b: [f32; 2]) -> f32 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 == 0.0 { 0.0 } else { (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0) };
+    let (cx, cy) = (a[0] + t * dx, a[1] + t * dy);
+    ((p[0] - cx).powi(2) + (p[1] - cy).powi(2)).sqrt()
+}
+
+/// How far `at` is from a shape's outline (0 inside a text's box).
+fn distance_to(shape: &Shape, at: [f32; 2]) -> f32 {
+    let polyline = |points: &[[f32; 2]]| match points {
+        [] => f32::INFINITY,
+        [only] => segment_distance(at, *only, *only),
+        _ => points.windows(2).map(|w| segment_distance(at, w[0], w[1])).fold(f32::INFINITY, f32::min),
+    };
+    match &shape.tool {
+        Tool::Pen { .. } | Tool::Highlighter { .. } | Tool::Line { .. } | Tool::Arrow { .. } => {
+            polyline(&shape.tool.points())
+        }
+        Tool::Rect { from, to } | Tool::Ellipse { from, to } => {
+            let corners = [*from, [to[0], from[1]], *to, [from[0], to[1]], *from];
+            polyline(&corners)
+        }
+        Tool::Text { at: origin, text, size } => {
+            let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0) as f32;
+            let lines = text.lines().count().max(1) as f32;
+            let (x0, y0) = (origin[0], origin[1]);
+            let (x1, y1) = (x0 + longest * size * 0.6, y0 + lines * size * 1.2);
+            let dx = (x0 - at[0]).max(at[0] - x1).max(0.0);
+            let dy = (y0 - at[1]).max(at[1] - y1).max(0.0);
+            (dx * dx + dy * dy).sqrt()
+        }
     }
 }
 

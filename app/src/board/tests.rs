@@ -256,3 +256,21 @@ fn operations_travel_as_flat_json() {
     );
     assert_eq!(serde_json::from_value::<BoardOp>(json).unwrap(), op);
 }
+
+#[test]
+fn the_eraser_touches_what_it_passes_over_topmost_first() {
+    let mut board = Board::default();
+    apply(&mut board, TEACHER, "a", draw(1, "under")).unwrap();
+    let shape = |id: &str, tool: Tool| Shape { id: id.into(), author: 0, color: "#000000".into(), width: 2.0, tool };
+    let rect = shape("box", Tool::Rect { from: [0.0, 0.0], to: [100.0, 100.0] });
+    apply(&mut board, TEACHER, "b", BoardAction::Draw { page: 1, shape: rect }).unwrap();
+    let text = shape("label", Tool::Text { at: [300.0, 300.0], text: "hello".into(), size: 20.0 });
+    apply(&mut board, TEACHER, "c", BoardAction::Draw { page: 1, shape: text }).unwrap();
+    // The pen stroke runs from (10, 10) to (20, 30); the box's left edge is x = 0.
+    assert_eq!(board.hit(1, [15.0, 20.0], 2.0), ["under"]);
+    assert_eq!(board.hit(1, [5.0, 8.0], 8.0), ["box", "under"], "topmost first");
+    assert!(board.hit(1, [50.0, 50.0], 3.0).is_empty(), "the inside of an outline is not the outline");
+    assert_eq!(board.hit(1, [320.0, 310.0], 1.0), ["label"], "a text is hit anywhere on it");
+    apply(&mut board, TEACHER, "d", BoardAction::Erase { page: 1, ids: vec!["label".into()] }).unwrap();
+    assert!(board.hit(1, [320.0, 310.0], 1.0).is_empty(), "erased shapes are not hit");
+}

@@ -7,6 +7,7 @@
 //!
 //! The whiteboard joins this page in its own issue.
 
+pub mod board;
 pub mod connection;
 pub mod media;
 pub mod model;
@@ -41,6 +42,7 @@ pub fn LiveRoom(class_id: i64) -> impl IntoView {
             <Show when=move || ended.with(Option::is_none)>
                 <Notice/>
                 <media::view::MediaArea/>
+                <board::Whiteboard/>
                 <div class="room-grid">
                     <Participants/>
                     <Chat/>

@@ -1,0 +1,394 @@
+//! The whiteboard in the live room: the presenter's page on a canvas, the tools, and the
+//! teacher's controls (pages, clearing, who may draw). The board itself is `crate::board`; this
+//! turns pointer gestures into its operations and sends them. What is drawn appears once the
+//! server has accepted it (a round trip), except the stroke in progress, drawn as it goes.
+
+#[cfg(feature = "hydrate")]
+mod paint;
+
+use super::client;
+use crate::board::{BoardAction, BoardOp, DrawAccess, History, Shape, Tool};
+use crate::protocol::{ClientMsg, RoomRole, UserId};
+use leptos::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The tools of the toolbar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ToolKind {
+    Pen,
+    Highlighter,
+    Line,
+    Arrow,
+    Rect,
+    Ellipse,
+    Text,
+    Eraser,
+    Laser,
+}
+
+const TOOLS: [(ToolKind, &str); 9] = [
+    (ToolKind::Pen, "Pen"),
+    (ToolKind::Highlighter, "Highlighter"),
+    (ToolKind::Line, "Line"),
+    (ToolKind::Arrow, "Arrow"),
+    (ToolKind::Rect, "Rectangle"),
+    (ToolKind::Ellipse, "Ellipse"),
+    (ToolKind::Text, "Text"),
+    (ToolKind::Eraser, "Eraser"),
+    (ToolKind::Laser, "Laser pointer"),
+];
+const COLORS: [(&str, &str); 6] = [
+    ("#111827", "Black"),
+    ("#1d4ed8", "Blue"),
+    ("#d62828", "Red"),
+    ("#15803d", "Green"),
+    ("#f59e0b", "Yellow"),
+    ("#7c3aed", "Purple"),
+];
+const WIDTHS: [(f32, &str); 3] = [(2.0, "Thin"), (5.0, "Medium"), (12.0, "Thick")];
+/// How far (in board units) the eraser reaches around the pointer.
+const ERASER_RADIUS: f32 = 10.0;
+/// Laser positions sent at most this often.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const LASER_EVERY_MS: f64 = 120.0;
+/// Points closer than this to the last one are skipped (board units).
+const MIN_STEP: f32 = 1.5;
+
+/// A gesture in progress on the canvas.
+#[derive(Clone, Debug)]
+enum Gesture {
+    Drawing(Shape),
+    Erasing(Vec<String>),
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An id no one else on the board uses: the user's id, this page load's clock, a counter.
+fn new_id(user: UserId) -> String {
+    #[cfg(feature = "hydrate")]
+    let loaded = js_sys::Date::now() as u64;
+    #[cfg(not(feature = "hydrate"))]
+    let loaded = 0u64;
+    format!("{user}-{loaded:x}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+#[component]
+pub fn Whiteboard() -> impl IntoView {
+    let client = client();
+    let model = client.model;
+    let tool = RwSignal::new(ToolKind::Pen);
+    let color = RwSignal::new(COLORS[1].0.to_owned());
+    let width = RwSignal::new(WIDTHS[1].0);
+    let history = StoredValue::new(History::default());
+    let gesture = RwSignal::new(None::<Gesture>);
+    let last_laser = StoredValue::new(0.0f64);
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+
+    let me = Memo::new(move |_| model.with(|m| m.my_id().unwrap_or(0)));
+    let staff = Memo::new(move |_| model.with(|m| m.is_staff()));
+    let page = Memo::new(move |_| model.with(|m| m.board.current()));
+    let pages = Memo::new(move |_| model.with(|m| m.board.page_ids()));
+    let access = Memo::new(move |_| model.with(|m| m.board.access()));
+    let may_draw = Memo::new(move |_| {
+        model.with(|m| m.board.may_draw(crate::board::Actor { user: me.get(), staff: m.is_staff() }))
+    });
+    let aspect = Memo::new(move |_| {
+        let (w, h) = model.with(|m| m.board.page_size(page.get()));
+        format!("aspect-ratio: {w} / {h}")
+    });
+    let shape_count = Memo::new(move |_| model.with(|m| m.board.shapes(page.get()).len()));
+    let students = Memo::new(move |_| {
+        model.with(|m| {
+            m.roster
+                .iter()
+                .filter(|p| p.role == RoomRole::Student)
+                .map(|p| (p.user, p.name.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
+
+    let send_client = client.clone();
+    let send = Callback::new(move |(action, undoable): (BoardAction, bool)| {
+        if undoable {
+            model.with_untracked(|m| history.update_value(|h| h.record(&m.board, &action)));
+        }
+        send_client.send(ClientMsg::Board { op: BoardOp { id: new_id(me.get_untracked()), action } });
+    });
+    let undo = move |_| {
+        if let Some(action) = model.with_untracked(|m| history.try_update_value(|h| h.undo(&m.board)).flatten()) {
+            send.run((action, false));
+        }
+    };
+    let redo = move |_| {
+        if let Some(action) = model.with_untracked(|m| history.try_update_value(|h| h.redo(&m.board)).flatten()) {
+            send.run((action, false));
+        }
+    };
+
+    // Repaint whenever the board, the pointers or the gesture in progress change.
+    #[cfg(feature = "hydrate")]
+    {
+        let repaint = move || {
+            let Some(element) = canvas.get_untracked() else { return };
+            let preview = gesture.with_untracked(|g| match g {
+                Some(Gesture::Drawing(shape)) => Some(shape.clone()),
+                _ => None,
+            });
+            model.with_untracked(|m| {
+                let current = m.board.current();
+                let lasers: Vec<[f32; 2]> = m.lasers.iter().filter(|l| l.1 == current).map(|l| l.2).collect();
+                paint::paint(&element, m.board.page_size(current), &m.board.shapes(current), preview.as_ref(), &lasers);
+            });
+        };
+        Effect::new(move |_| {
+            model.track();
+            gesture.track();
+            canvas.track();
+            repaint();
+        });
+        let _resize = window_event_listener(leptos::ev::resize, move |_| repaint());
+    }
+
+    // Pointer position in board units.
+    let board_point = move |e: &web_sys::PointerEvent| -> Option<[f32; 2]> {
+        let element = canvas.get_untracked()?;
+        let client_width = element.client_width().max(1) as f32;
+        let (w, _) = model.with_untracked(|m| m.board.page_size(m.board.current()));
+        let k = w / client_width;
+        Some([e.offset_x() as f32 * k, e.offset_y() as f32 * k])
+    };
+
+    let on_down = move |e: web_sys::PointerEvent| {
+        if !may_draw.get_untracked() {
+            return;
+        }
+        let Some(at) = board_point(&e) else { return };
+        let current = page.get_untracked();
+        let shape = |tool: Tool| Shape {
+            id: new_id(me.get_untracked()),
+            author: me.get_untracked(),
+            color: color.get_untracked(),
+            width: width.get_untracked(),
+            tool,
+        };
+        let started = match tool.get_untracked() {
+            ToolKind::Pen => Some(Gesture::Drawing(shape(Tool::Pen { points: vec![[at[0], at[1], e.pressure()]] }))),
+            ToolKind::Highlighter => Some(Gesture::Drawing(Shape {
+                width: width.get_untracked() * 3.0,
+                ..shape(Tool::Highlighter { points: vec![at] })
+            })),
+            ToolKind::Line => Some(Gesture::Drawing(shape(Tool::Line { from: at, to: at }))),
+            ToolKind::Arrow => Some(Gesture::Drawing(shape(Tool::Arrow { from: at, to: at }))),
+            ToolKind::Rect => Some(Gesture::Drawing(shape(Tool::Rect { from: at, to: at }))),
+            ToolKind::Ellipse => Some(Gesture::Drawing(shape(Tool::Ellipse { from: at, to: at }))),
+            ToolKind::Eraser => {
+                Some(Gesture::Erasing(model.with_untracked(|m| m.board.hit(current, at, ERASER_RADIUS))))
+            }
+            ToolKind::Text => {
+                #[cfg(feature = "hydrate")]
+                if let Some(text) = web_sys::window().and_then(|w| w.prompt_with_message("Text").ok().flatten())
+                    && !text.trim().is_empty()
+                {
+                    let size = width.get_untracked() * 5.0 + 10.0;
+                    let shape = shape(Tool::Text { at, text, size });
+                    send.run((BoardAction::Draw { page: current, shape }, true));
+                }
+                None
+            }
+            ToolKind::Laser => None,
+        };
+        if started.is_some() {
+            if let Some(element) = canvas.get_untracked() {
+                let _ = element.set_pointer_capture(e.pointer_id());
+            }
+            gesture.set(started);
+        }
+    };
+
+    let laser_client = client.clone();
+    let on_move = move |e: web_sys::PointerEvent| {
+        let Some(at) = board_point(&e) else { return };
+        if tool.get_untracked() == ToolKind::Laser && may_draw.get_untracked() {
+            #[cfg(feature = "hydrate")]
+            {
+                let now = js_sys::Date::now();
+                if now - last_laser.get_value() >= LASER_EVERY_MS {
+                    last_laser.set_value(now);
+                    laser_client.send(ClientMsg::Laser { page: page.get_untracked(), at: Some(at) });
+                }
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = (&laser_client, last_laser);
+            return;
+        }
+        if gesture.with_untracked(Option::is_none) {
+            return;
+        }
+        let current = page.get_untracked();
+        gesture.update(|g| match g {
+            Some(Gesture::Drawing(shape)) => match &mut shape.tool {
+                Tool::Pen { points } => {
+                    if points.last().is_none_or(|p| (p[0] - at[0]).hypot(p[1] - at[1]) >= MIN_STEP) {
+                        points.push([at[0], at[1], e.pressure()]);
+                    }
+                }
+                Tool::Highlighter { points } => {
+                    if points.last().is_none_or(|p| (p[0] - at[0]).hypot(p[1] - at[1]) >= MIN_STEP) {
+                        points.push(at);
+                    }
+                }
+                Tool::Line { to, .. } | Tool::Arrow { to, .. } | Tool::Rect { to, .. } | Tool::Ellipse { to, .. } => {
+                    *to = at
+                }
+                Tool::Text { .. } => {}
+            },
+            Some(Gesture::Erasing(ids)) => {
+                for id in model.with_untracked(|m| m.board.hit(current, at, ERASER_RADIUS)) {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+            None => {}
+        });
+    };
+
+    let on_up = move |_e: web_sys::PointerEvent| {
+        let Some(done) = gesture.get_untracked() else { return };
+        gesture.set(None);
+        let current = page.get_untracked();
+        match done {
+            Gesture::Drawing(shape) => send.run((BoardAction::Draw { page: current, shape }, true)),
+            Gesture::Erasing(ids) if !ids.is_empty() => {
+                // Students may erase only their own drawings: leave others' out of the request.
+                let mine = me.get_untracked();
+                let ids: Vec<String> = if staff.get_untracked() {
+                    ids
+                } else {
+                    model.with_untracked(|m| {
+                        let own: Vec<String> =
+                            m.board.shapes(current).iter().filter(|s| s.author == mine).map(|s| s.id.clone()).collect();
+                        ids.into_iter().filter(|id| own.contains(id)).collect()
+                    })
+                };
+                if !ids.is_empty() {
+                    send.run((BoardAction::Erase { page: current, ids }, true));
+                }
+            }
+            Gesture::Erasing(_) => {}
+        }
+    };
+    let leave_client = client.clone();
+    let on_leave = move |_e: web_sys::PointerEvent| {
+        if tool.get_untracked() == ToolKind::Laser && may_draw.get_untracked() {
+            leave_client.send(ClientMsg::Laser { page: page.get_untracked(), at: None });
+        }
+    };
+
+    let position = Memo::new(move |_| {
+        let (current, all) = (page.get(), pages.get());
+        (all.iter().position(|p| *p == current).map_or(1, |i| i + 1), all.len())
+    });
+    let at_first = Memo::new(move |_| position.with(|(i, _)| *i <= 1));
+    let at_last = Memo::new(move |_| position.with(|(i, n)| i >= n));
+    let go = move |step: isize| {
+        let all = pages.get_untracked();
+        let i = all.iter().position(|p| *p == page.get_untracked()).unwrap_or(0) as isize + step;
+        if let Some(target) = usize::try_from(i).ok().and_then(|i| all.get(i)) {
+            send.run((BoardAction::ShowPage { page: *target }, false));
+        }
+    };
+    let add_page = move |_| send.run((BoardAction::AddPage { after: Some(page.get_untracked()), page: 0 }, false));
+    let clear = move |_| send.run((BoardAction::Clear { page: page.get_untracked() }, true));
+    let set_access = move |e: leptos::ev::Event| {
+        let value = event_target_value(&e);
+        let access = match value.as_str() {
+            "staff" => DrawAccess::StaffOnly,
+            "everyone" => DrawAccess::Everyone,
+            other => match other.parse::<UserId>() {
+                Ok(user) => DrawAccess::Student { user },
+                Err(_) => return,
+            },
+        };
+        send.run((BoardAction::SetAccess { access }, false));
+    };
+    let access_value = move || match access.get() {
+        DrawAccess::StaffOnly => "staff".to_owned(),
+        DrawAccess::Everyone => "everyone".to_owned(),
+        DrawAccess::Student { user } => user.to_string(),
+    };
+
+    view! {
+        <section class="card board" data-testid="board" aria-label="Whiteboard">
+            <div class="board-tools" role="toolbar" aria-label="Whiteboard tools">
+                <Show when=move || may_draw.get() fallback=|| view! { <p class="board-note">"The teacher is presenting."</p> }>
+                    <div class="tool-group" role="group" aria-label="Tool">
+                        {TOOLS.iter().map(|(kind, label)| {
+                            let kind = *kind;
+                            view! {
+                                <button type="button" class="tool" data-tool=*label
+                                    aria-pressed=move || (tool.get() == kind).to_string()
+                                    on:click=move |_| tool.set(kind)>{*label}</button>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <div class="tool-group" role="group" aria-label="Colour">
+                        {COLORS.iter().map(|(value, name)| {
+                            let value = (*value).to_owned();
+                            let chosen = value.clone();
+                            view! {
+                                <button type="button" class="swatch" style=format!("background:{value}") aria-label=*name
+                                    aria-pressed=move || (color.get() == chosen).to_string()
+                                    on:click=move |_| color.set(value.clone())></button>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <div class="tool-group" role="group" aria-label="Width">
+                        {WIDTHS.iter().map(|(value, name)| {
+                            let value = *value;
+                            view! {
+                                <button type="button" class="tool" aria-pressed=move || (width.get() == value).to_string()
+                                    on:click=move |_| width.set(value)>{*name}</button>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <div class="tool-group">
+                        <button type="button" class="tool" on:click=undo>"Undo"</button>
+                        <button type="button" class="tool" on:click=redo>"Redo"</button>
+                    </div>
+                </Show>
+                <Show when=move || staff.get()>
+                    <div class="tool-group">
+                        <button type="button" class="tool" on:click=clear>"Clear page"</button>
+                        <label class="board-access">"Who may draw "
+                            <select on:change=set_access data-testid="board-access">
+                                <option value="staff" prop:selected=move || access_value() == "staff">"Teachers only"</option>
+                                <option value="everyone" prop:selected=move || access_value() == "everyone">"Everyone"</option>
+                                {move || students.get().into_iter().map(|(user, name)| {
+                                    let value = user.to_string();
+                                    let chosen = value.clone();
+                                    view! { <option value=value prop:selected=move || access_value() == chosen>{name}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                    </div>
+                </Show>
+            </div>
+            <canvas node_ref=canvas class="board-canvas" data-testid="board-canvas" style=move || aspect.get()
+                class:can-draw=move || may_draw.get()
+                data-page=move || page.get().to_string() data-shapes=move || shape_count.get().to_string()
+                on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up on:pointercancel=on_up
+                on:pointerleave=on_leave></canvas>
+            <nav class="board-pages" aria-label="Pages">
+                <Show when=move || staff.get()>
+                    <button type="button" class="tool" on:click=move |_| go(-1) disabled=move || at_first.get()>"Previous page"</button>
+                </Show>
+                <span data-testid="board-page">{move || { let (i, n) = position.get(); format!("Page {i} of {n}") }}</span>
+                <Show when=move || staff.get()>
+                    <button type="button" class="tool" on:click=move |_| go(1) disabled=move || at_last.get()>"Next page"</button>
+                    <button type="button" class="tool" on:click=add_page>"Add a blank page"</button>
+                </Show>
+            </nav>
+        </section>
+    }
+}

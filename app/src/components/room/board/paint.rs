@@ -1,0 +1,148 @@
+//! Drawing a page on a canvas (browser only). Everything is drawn in board units under one
+//! transform, so a page looks the same at any size. Texts are drawn as text (`fillText`), never
+//! parsed as markup.
+
+use crate::board::{Shape, Tool};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+/// How see-through the highlighter is.
+const HIGHLIGHTER_ALPHA: f64 = 0.35;
+const LASER_COLOR: &str = "#ef233c";
+
+/// Size the canvas to its box (sharp on high-density screens) and draw the page.
+pub fn paint(
+    canvas: &HtmlCanvasElement,
+    page_size: (f32, f32),
+    shapes: &[&Shape],
+    preview: Option<&Shape>,
+    lasers: &[[f32; 2]],
+) {
+    let Some(ctx) = context(canvas) else { return };
+    let css_width = f64::from(canvas.client_width().max(1));
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
+    let (w, h) = (f64::from(page_size.0), f64::from(page_size.1));
+    let pixel_width = (css_width * ratio).round();
+    let pixel_height = (pixel_width * h / w).round();
+    if f64::from(canvas.width()) != pixel_width || f64::from(canvas.height()) != pixel_height {
+        canvas.set_width(pixel_width as u32);
+        canvas.set_height(pixel_height as u32);
+    }
+    let scale = pixel_width / w;
+    let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+    ctx.set_fill_style_str("#ffffff");
+    ctx.fill_rect(0.0, 0.0, pixel_width, pixel_height);
+    let _ = ctx.set_transform(scale, 0.0, 0.0, scale, 0.0, 0.0);
+    ctx.set_line_cap("round");
+    ctx.set_line_join("round");
+    // Highlighter under the ink, as on paper.
+    for shape in shapes.iter().filter(|s| matches!(s.tool, Tool::Highlighter { .. })) {
+        draw(&ctx, shape);
+    }
+    for shape in shapes.iter().filter(|s| !matches!(s.tool, Tool::Highlighter { .. })) {
+        draw(&ctx, shape);
+    }
+    if let Some(shape) = preview {
+        draw(&ctx, shape);
+    }
+    for at in lasers {
+        ctx.set_global_alpha(0.85);
+        ctx.set_fill_style_str(LASER_COLOR);
+        ctx.begin_path();
+        let _ = ctx.arc(f64::from(at[0]), f64::from(at[1]), 9.0, 0.0, std::f64::consts::TAU);
+        ctx.fill();
+        ctx.set_global_alpha(1.0);
+    }
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    use wasm_bindgen::JsCast;
+    canvas.get_context("2d").ok().flatten()?.dyn_into::<CanvasRenderingContext2d>().ok()
+}
+
+fn draw(ctx: &CanvasRenderingContext2d, shape: &Shape) {
+    let width = f64::from(shape.width);
+    ctx.set_stroke_style_str(&shape.color);
+    ctx.set_fill_style_str(&shape.color);
+    ctx.set_line_width(width);
+    ctx.set_global_alpha(1.0);
+    let p = |v: [f32; 2]| (f64::from(v[0]), f64::from(v[1]));
+    match &shape.tool {
+        Tool::Pen { points } => {
+            // Each segment as wide as the pressure at its end: a stylus thickens as it presses.
+            if let [only] = points.as_slice() {
+                ctx.begin_path();
+                let _ = ctx.arc(
+                    f64::from(only[0]),
+                    f64::from(only[1]),
+                    width * pressure(only[2]) / 2.0,
+                    0.0,
+                    std::f64::consts::TAU,
+                );
+                ctx.fill();
+            }
+            for pair in points.windows(2) {
+                ctx.set_line_width(width * pressure(pair[1][2]));
+                ctx.begin_path();
+                ctx.move_to(f64::from(pair[0][0]), f64::from(pair[0][1]));
+                ctx.line_to(f64::from(pair[1][0]), f64::from(pair[1][1]));
+                ctx.stroke();
+            }
+        }
+        Tool::Highlighter { points } => {
+            ctx.set_global_alpha(HIGHLIGHTER_ALPHA);
+            ctx.begin_path();
+            for (i, point) in points.iter().enumerate() {
+                let (x, y) = p(*point);
+                if i == 0 { ctx.move_to(x, y) } else { ctx.line_to(x, y) }
+            }
+            ctx.stroke();
+            ctx.set_global_alpha(1.0);
+        }
+        Tool::Line { from, to } | Tool::Arrow { from, to } => {
+            let ((x0, y0), (x1, y1)) = (p(*from), p(*to));
+            ctx.begin_path();
+            ctx.move_to(x0, y0);
+            ctx.line_to(x1, y1);
+            if matches!(shape.tool, Tool::Arrow { .. }) {
+                let angle = (y1 - y0).atan2(x1 - x0);
+                let head = (width * 4.0).max(12.0);
+                for side in [-0.45f64, 0.45] {
+                    ctx.move_to(x1, y1);
+                    ctx.line_to(x1 - head * (angle + side).cos(), y1 - head * (angle + side).sin());
+                }
+            }
+            ctx.stroke();
+        }
+        Tool::Rect { from, to } => {
+            let ((x0, y0), (x1, y1)) = (p(*from), p(*to));
+            ctx.stroke_rect(x0.min(x1), y0.min(y1), (x1 - x0).abs(), (y1 - y0).abs());
+        }
+        Tool::Ellipse { from, to } => {
+            let ((x0, y0), (x1, y1)) = (p(*from), p(*to));
+            ctx.begin_path();
+            let _ = ctx.ellipse(
+                (x0 + x1) / 2.0,
+                (y0 + y1) / 2.0,
+                (x1 - x0).abs() / 2.0,
+                (y1 - y0).abs() / 2.0,
+                0.0,
+                0.0,
+                std::f64::consts::TAU,
+            );
+            ctx.stroke();
+        }
+        Tool::Text { at, text, size } => {
+            let size = f64::from(*size);
+            ctx.set_font(&format!("{size}px system-ui, sans-serif"));
+            ctx.set_text_baseline("top");
+            for (i, line) in text.lines().enumerate() {
+                let _ = ctx.fill_text(line, f64::from(at[0]), f64::from(at[1]) + i as f64 * size * 1.2);
+            }
+        }
+    }
+}
+
+/// A pen's width factor: half width at no pressure, one and a half at full.
+fn pressure(p: f32) -> f64 {
+    0.5 + f64::from(p.clamp(0.0, 1.0))
+}

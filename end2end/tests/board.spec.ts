@@ -1,0 +1,76 @@
+import { expect, test, type Locator, type Page } from "@playwright/test";
+import { enterRoom, teacherAndStudent } from "./helpers";
+
+/** Drag the mouse across a canvas, from and to fractions of its size. */
+async function stroke(page: Page, canvas: Locator, from: [number, number], to: [number, number]) {
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
+  if (!box) throw new Error("the canvas is not on screen");
+  await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
+  await page.mouse.down();
+  for (let i = 1; i <= 12; i++) {
+    const t = i / 12;
+    await page.mouse.move(
+      box.x + box.width * (from[0] + (to[0] - from[0]) * t),
+      box.y + box.height * (from[1] + (to[1] - from[1]) * t),
+    );
+  }
+  await page.mouse.up();
+}
+
+/** Pixels on a canvas that are not white: ink. */
+async function inked(canvas: Locator): Promise<number> {
+  return canvas.evaluate((c: HTMLCanvasElement) => {
+    const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200) n++;
+    return n;
+  });
+}
+
+test("the teacher draws on page 2, the student follows and sees it, then draws when allowed", async ({ page, browser }) => {
+  const { classId, student } = await teacherAndStudent(page, browser, {
+    teacher: "Bea Board", student: "Stu Dent", title: "Board class",
+  });
+  await enterRoom(page, classId);
+  await enterRoom(student, classId);
+  const teacherCanvas = page.getByTestId("board-canvas");
+  const studentCanvas = student.getByTestId("board-canvas");
+  await expect(student.getByTestId("board-page")).toHaveText("Page 1 of 1");
+
+  // A second page, and the presenter moves to it: the student's board follows.
+  await page.getByRole("button", { name: "Add a blank page" }).click();
+  await expect(page.getByTestId("board-page")).toHaveText("Page 1 of 2");
+  await page.getByRole("button", { name: "Next page" }).click();
+  await expect(student.getByTestId("board-page")).toHaveText("Page 2 of 2");
+  await expect(studentCanvas).toHaveAttribute("data-page", "2");
+
+  // The teacher draws a red stroke; the student's canvas shows it.
+  await page.getByRole("button", { name: "Red", exact: true }).click();
+  await stroke(page, teacherCanvas, [0.2, 0.3], [0.6, 0.7]);
+  await expect(studentCanvas).toHaveAttribute("data-shapes", "1");
+  await expect.poll(() => inked(studentCanvas)).toBeGreaterThan(200);
+
+  // The student may not draw until the teacher lets them.
+  await expect(student.getByText("The teacher is presenting.")).toBeVisible();
+  await page.getByTestId("board-access").selectOption({ label: "Stu Dent" });
+  await expect(student.getByRole("button", { name: "Pen", exact: true })).toBeVisible();
+  await expect(page.getByTestId("board-access").locator("option:checked")).toHaveText("Stu Dent");
+  await stroke(student, studentCanvas, [0.7, 0.2], [0.9, 0.4]);
+  await expect(teacherCanvas).toHaveAttribute("data-shapes", "2");
+
+  // The student's undo takes back their own stroke only.
+  await student.getByRole("button", { name: "Undo", exact: true }).click();
+  await expect(teacherCanvas).toHaveAttribute("data-shapes", "1");
+
+  // A late joiner (the student reloading) sees the board as it is, on the presenter's page.
+  await student.reload();
+  await expect(student.getByTestId("room-status")).toHaveText(/Live/);
+  await expect(studentCanvas).toHaveAttribute("data-page", "2");
+  await expect(studentCanvas).toHaveAttribute("data-shapes", "1");
+  await expect.poll(() => inked(studentCanvas)).toBeGreaterThan(200);
+
+  // Taking the pen back: the student's tools go away.
+  await page.getByTestId("board-access").selectOption({ label: "Teachers only" });
+  await expect(student.getByText("The teacher is presenting.")).toBeVisible();
+});

@@ -31,7 +31,10 @@
 //!    the receive time of each (one monotonic clock, one process), so a delivery's latency is
 //!    receive - send, measured at the receiving client's reader task. Every client, the sender
 //!    and the teacher included, must receive every message exactly once.
-//! 5. Votes (not with `--find-max`): the teacher opens a named single-choice poll with four
+//! 5. Whiteboard strokes (not with `--find-max`): the teacher draws `STROKES_PER_SECOND` pen
+//!    strokes a second of `STROKE_POINTS` points each for `--seconds`, as `board` operations;
+//!    every client must receive every stroke exactly once. Latency as for chat.
+//! 6. Votes (not with `--find-max`): the teacher opens a named single-choice poll with four
 //!    options; every student votes once, the votes spread evenly over one second. Vote latency
 //!    is from sending the vote to receiving `your_vote`. The teacher's `poll_counts` must reach
 //!    every student. Then the teacher closes the poll and every client must receive
@@ -45,6 +48,7 @@
 //! Every wait is bounded; the tool talks only to 127.0.0.1. It needs about N + 100 file
 //! descriptors in both processes: `ulimit -n` must allow that.
 
+use app::board::{BoardAction, BoardOp, Shape, Tool};
 use app::protocol::{ClientFrame, ClientMsg, PollKind, ServerMsg};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -90,6 +94,10 @@ const SPARE_FDS: u64 = 100;
 const SLOWEST_SHOWN: usize = 3;
 /// The tool's read buffer per socket (larger frames, such as a big welcome, still fit).
 const CLIENT_READ_BUFFER: usize = 8 * 1024;
+/// Whiteboard strokes the teacher draws per second (under the per-connection rate limit)...
+const STROKES_PER_SECOND: u32 = 8;
+/// ...each with this many points: about a second of a pen on a tablet.
+const STROKE_POINTS: usize = 60;
 /// The options of the load test's poll.
 const POLL_OPTIONS: [&str; 4] = ["Option A", "Option B", "Option C", "Option D"];
 
@@ -168,6 +176,7 @@ struct ClientLog {
     joined: AtomicU64,
     /// Distinct chat messages of this run received.
     chats: AtomicU32,
+    strokes: AtomicU32,
     polls_opened: AtomicU32,
     /// The reader stopped (the socket closed or failed).
     ended: AtomicBool,
@@ -182,6 +191,10 @@ struct LogInner {
     duplicates: u64,
     /// Chat messages whose body carried no sequence number of this run.
     stray: u64,
+    /// The same for whiteboard strokes, by the sequence number in the shape's id.
+    stroke_at: Vec<u64>,
+    stroke_duplicates: u64,
+    stroke_stray: u64,
     /// The poll as opened: its id and option ids.
     poll: Option<(i64, Vec<i64>)>,
     your_vote_at: u64,
@@ -198,13 +211,19 @@ struct LogInner {
 }
 
 impl ClientLog {
-    fn new(messages: usize, expect_voters: u32) -> Arc<Self> {
+    fn new(messages: usize, strokes: usize, expect_voters: u32) -> Arc<Self> {
         Arc::new(ClientLog {
             joined: AtomicU64::new(0),
             chats: AtomicU32::new(0),
+            strokes: AtomicU32::new(0),
             polls_opened: AtomicU32::new(0),
             ended: AtomicBool::new(false),
-            inner: Mutex::new(LogInner { chat_at: vec![0; messages], expect_voters, ..LogInner::default() }),
+            inner: Mutex::new(LogInner {
+                chat_at: vec![0; messages],
+                stroke_at: vec![0; strokes],
+                expect_voters,
+                ..LogInner::default()
+            }),
         })
     }
 
@@ -233,6 +252,18 @@ impl ClientLog {
                     }
                     Some(_) => log.duplicates += 1,
                     None => log.stray += 1,
+                }
+            }
+            ServerMsg::Board { op: BoardOp { action: BoardAction::Draw { shape, .. }, .. }, .. } => {
+                let mut log = self.lock();
+                match stroke_seq(&shape.id).filter(|&s| s < log.stroke_at.len()) {
+                    Some(seq) if log.stroke_at[seq] == 0 => {
+                        log.stroke_at[seq] = at;
+                        drop(log);
+                        self.strokes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(_) => log.stroke_duplicates += 1,
+                    None => log.stroke_stray += 1,
                 }
             }
             ServerMsg::PollOpened { poll } => {
@@ -287,6 +318,25 @@ fn chat_body(seq: usize) -> String {
 
 fn chat_seq(body: &str) -> Option<usize> {
     body.strip_prefix("seq ")?.split(' ').next()?.parse().ok()
+}
+
+/// A pen stroke of `STROKE_POINTS` points, a gentle wave across the page, whose id carries its
+/// sequence number.
+fn stroke_op(seq: usize) -> ClientMsg {
+    let y0 = 100.0 + (seq % 40) as f32 * 18.0;
+    let points = (0..STROKE_POINTS)
+        .map(|i| {
+            let x = 100.0 + i as f32 * 20.0;
+            [x, y0 + (x / 60.0).sin() * 12.0, 0.3 + (i % 5) as f32 * 0.1]
+        })
+        .collect();
+    let shape =
+        Shape { id: format!("load-{seq}"), author: 0, color: "#1d4ed8".into(), width: 3.0, tool: Tool::Pen { points } };
+    ClientMsg::Board { op: BoardOp { id: format!("load-op-{seq}"), action: BoardAction::Draw { page: 1, shape } } }
+}
+
+fn stroke_seq(id: &str) -> Option<usize> {
+    id.strip_prefix("load-")?.parse().ok()
 }
 
 /// One joined client: the tool writes through `sink`; a task reads into `log`.
@@ -380,6 +430,13 @@ impl Plan {
     fn messages(&self) -> usize {
         self.rate as usize * self.seconds as usize
     }
+
+    fn strokes(&self) -> usize {
+        match self.mode {
+            Mode::Full => STROKES_PER_SECOND as usize * self.seconds as usize,
+            Mode::ChatOnly => 0,
+        }
+    }
 }
 
 struct ChatReport {
@@ -446,6 +503,9 @@ struct RunReport {
     joined_frames: u64,
     joined_frames_expected: u64,
     chat: ChatReport,
+    /// Whiteboard strokes (not with `--find-max`), measured like chat.
+    strokes: Option<ChatReport>,
+    stroke_cpu_ms: Option<u64>,
     votes: Option<VoteReport>,
     server: ServerReport,
     tool_cpu_ms: u64,
@@ -511,7 +571,8 @@ async fn drive(plan: &Plan, fixture: &Fixture, server: &Server, progress: &dyn F
     let join_started = Instant::now();
     let mut slots: Vec<Option<Conn>> = (0..clients).map(|_| None).collect();
     let mut join_latencies = Vec::with_capacity(clients);
-    let log = ClientLog::new(messages, plan.students as u32);
+    let strokes = plan.strokes();
+    let log = ClientLog::new(messages, strokes, plan.students as u32);
     let (teacher, took) = join(&server.addr, fixture.class_id, &fixture.tokens[0], log, base).await?;
     slots[0] = Some(teacher);
     join_latencies.push(took);
@@ -520,7 +581,7 @@ async fn drive(plan: &Plan, fixture: &Fixture, server: &Server, progress: &dyn F
     for (i, token) in fixture.tokens.iter().enumerate().skip(1) {
         let (permits, addr, token) = (permits.clone(), server.addr.clone(), token.clone());
         let class_id = fixture.class_id;
-        let log = ClientLog::new(messages, plan.students as u32);
+        let log = ClientLog::new(messages, strokes, plan.students as u32);
         joins.spawn(async move {
             let _permit = permits.acquire_owned().await.map_err(|e| fail("semaphore", e))?;
             join(&addr, class_id, &token, log, base).await.map(|(conn, took)| (i, conn, took))
@@ -582,7 +643,29 @@ async fn drive(plan: &Plan, fixture: &Fixture, server: &Server, progress: &dyn F
     wait_for(DELIVERY_GRACE, || all_chat(&conns)).await;
     let after_chat = sample(pid)?;
     let tool_after_chat = sample("self")?;
-    let chat = chat_report(&conns, &sent_at, messages);
+    let chat = chat_report(&conns, &sent_at, messages, Deliveries::Chat);
+
+    // --- Whiteboard strokes, from the teacher.
+    let (strokes, stroke_cpu_ms) = if strokes > 0 {
+        progress("whiteboard strokes");
+        let before = sample(pid)?;
+        let interval = Duration::from_secs_f64(1.0 / f64::from(STROKES_PER_SECOND));
+        let first_send = tokio::time::Instant::now() + Duration::from_millis(50);
+        let mut stroke_sent_at = vec![0u64; strokes];
+        for (seq, at) in stroke_sent_at.iter_mut().enumerate() {
+            tokio::time::sleep_until(first_send + interval.mul_f64(seq as f64)).await;
+            *at = nanos_since(base);
+            conns[0].send(stroke_op(seq), None).await.map_err(|e| format!("stroke {seq}: {e}"))?;
+        }
+        let all_strokes = |conns: &[Conn]| {
+            conns.iter().all(|c| c.log.strokes.load(Ordering::Relaxed) as usize >= strokes || c.log.is_ended())
+        };
+        wait_for(DELIVERY_GRACE, || all_strokes(&conns)).await;
+        let after = sample(pid)?;
+        (Some(chat_report(&conns, &stroke_sent_at, strokes, Deliveries::Strokes)), Some(after.cpu_since(&before).0))
+    } else {
+        (None, None)
+    };
 
     // --- Votes.
     let votes = match plan.mode {
@@ -621,6 +704,8 @@ async fn drive(plan: &Plan, fixture: &Fixture, server: &Server, progress: &dyn F
         joined_frames,
         joined_frames_expected,
         chat,
+        strokes,
+        stroke_cpu_ms,
         votes,
         server: ServerReport {
             idle,
@@ -647,16 +732,27 @@ fn room_limits() -> RoomConfig {
     Config::load(None).map(|c| c.room).unwrap_or_default()
 }
 
-fn chat_report(conns: &[Conn], sent_at: &[u64], messages: usize) -> ChatReport {
+/// Which deliveries a report is about.
+#[derive(Clone, Copy)]
+enum Deliveries {
+    Chat,
+    Strokes,
+}
+
+fn chat_report(conns: &[Conn], sent_at: &[u64], messages: usize, which: Deliveries) -> ChatReport {
     let mut latencies = Vec::with_capacity(conns.len() * messages);
     let mut last = vec![0u64; messages];
     let mut first_in = vec![u64::MAX; messages];
     let (mut duplicates, mut stray, mut received, mut latest) = (0, 0, 0u64, 0u64);
     for conn in conns {
         let log = conn.log.lock();
-        duplicates += log.duplicates;
-        stray += log.stray;
-        for (seq, &at) in log.chat_at.iter().enumerate() {
+        let (times, dups, strays) = match which {
+            Deliveries::Chat => (&log.chat_at, log.duplicates, log.stray),
+            Deliveries::Strokes => (&log.stroke_at, log.stroke_duplicates, log.stroke_stray),
+        };
+        duplicates += dups;
+        stray += strays;
+        for (seq, &at) in times.iter().enumerate() {
             if at == 0 {
                 continue;
             }
@@ -807,6 +903,20 @@ fn run_json(r: &RunReport) -> serde_json::Value {
             "server_cpu_percent": s.vote_cpu_percent,
         })
     });
+    let strokes = r.strokes.as_ref().map(|b| {
+        json!({
+            "strokes": b.messages,
+            "points_per_stroke": STROKE_POINTS,
+            "per_second": STROKES_PER_SECOND,
+            "deliveries_expected": b.expected,
+            "deliveries_received": b.received,
+            "missing": b.missing,
+            "duplicates": b.duplicates,
+            "latency_ms": Dist::json(&b.latency),
+            "last_delivery_per_stroke_ms": Dist::json(&b.last_delivery),
+            "server_cpu_ms": r.stroke_cpu_ms,
+        })
+    });
     json!({
         "students": r.students,
         "clients": r.clients,
@@ -844,6 +954,7 @@ fn run_json(r: &RunReport) -> serde_json::Value {
             "server_cpu_ms_per_client": s.chat_cpu_ms as f64 / r.clients as f64,
             "tool_cpu_percent": r.tool_chat_cpu_percent,
         },
+        "strokes": strokes,
         "votes": votes,
         "server_memory": {
             "rss_idle_mb": mb(s.idle.rss_kb),
@@ -909,6 +1020,20 @@ fn print_run(r: &RunReport) {
         .map(|m| format!("#{} at {:.2} s: first {:.1} ms, last {:.1} ms", m.seq, m.sent_s, m.first_ms, m.last_ms))
         .collect();
     println!("         slowest          {}", slow.join("; "));
+    if let Some(b) = &r.strokes {
+        println!(
+            "strokes  {} pen strokes of {STROKE_POINTS} points from the teacher, {STROKES_PER_SECOND}/s; deliveries {} of {} (missing {}, duplicate {})",
+            b.messages, b.received, b.expected, b.missing, b.duplicates
+        );
+        println!("         latency          {}", fmt_dist(&b.latency));
+        println!("         last per stroke  {}", fmt_dist(&b.last_delivery));
+        if let Some(ms) = r.stroke_cpu_ms {
+            println!(
+                "         server CPU {ms} ms ({:.2} µs per delivery)",
+                ms as f64 * 1000.0 / b.received.max(1) as f64
+            );
+        }
+    }
     if let Some(v) = &r.votes {
         println!("votes    your_vote {} of {}; latency {}", v.your_vote_received, v.votes_sent, fmt_dist(&v.latency));
         println!(
@@ -972,6 +1097,13 @@ fn print_targets(r: &RunReport) {
         r.dropped
     );
     println!("  {}  p99 delivery latency {:.2} ms < {TARGET_P99_MS} ms", verdict(r.p99() < TARGET_P99_MS), r.p99());
+    if let Some(b) = &r.strokes {
+        let p99 = b.latency.map_or(f64::INFINITY, |d| d.p99);
+        println!(
+            "  {}  every client received every stroke once, p99 {p99:.2} ms < {TARGET_P99_MS} ms",
+            verdict(b.missing == 0 && b.duplicates == 0 && p99 < TARGET_P99_MS)
+        );
+    }
     if let Some(v) = &r.votes {
         let ok = v.your_vote_received == v.votes_sent
             && v.teacher_voters as usize == r.students

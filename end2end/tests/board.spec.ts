@@ -28,6 +28,18 @@ async function inked(canvas: Locator): Promise<number> {
   });
 }
 
+/** The leftmost column of a canvas with ink in it, as a fraction of its width. */
+async function inkLeft(canvas: Locator): Promise<number> {
+  return canvas.evaluate((c: HTMLCanvasElement) => {
+    const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+    let left = c.width;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200) left = Math.min(left, (i / 4) % c.width);
+    }
+    return left / c.width;
+  });
+}
+
 test("the teacher draws on page 2, the student follows and sees it, then draws when allowed", async ({ page, browser }) => {
   const { classId, student } = await teacherAndStudent(page, browser, {
     teacher: "Bea Board", student: "Stu Dent", title: "Board class",
@@ -73,4 +85,14 @@ test("the teacher draws on page 2, the student follows and sees it, then draws w
   // Taking the pen back: the student's tools go away.
   await page.getByTestId("board-access").selectOption({ label: "Teachers only" });
   await expect(student.getByText("The teacher is presenting.")).toBeVisible();
+
+  // The teacher selects the stroke and drags it right; the student sees it move. Then deletes it.
+  expect(await inkLeft(studentCanvas)).toBeLessThan(0.25);
+  await page.getByRole("button", { name: "Select", exact: true }).click();
+  await stroke(page, teacherCanvas, [0.4, 0.5], [0.7, 0.5]);
+  await expect.poll(() => inkLeft(studentCanvas)).toBeGreaterThan(0.4);
+  await expect(studentCanvas).toHaveAttribute("data-shapes", "1");
+  await page.getByRole("button", { name: "Delete selected" }).click();
+  await expect(studentCanvas).toHaveAttribute("data-shapes", "0");
+  await expect.poll(() => inked(studentCanvas)).toBe(0);
 });

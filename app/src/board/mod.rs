@@ -53,6 +53,34 @@ pub struct Shape {
     pub tool: Tool,
 }
 
+impl Shape {
+    /// This shape moved by (`dx`, `dy`).
+    pub fn moved(&self, dx: f32, dy: f32) -> Shape {
+        let mut moved = self.clone();
+        moved.tool.translate(dx, dy);
+        moved
+    }
+
+    /// The smallest box around the shape: (top-left, bottom-right), stroke width left out; a
+    /// text's box is estimated from its length and size.
+    pub fn bounds(&self) -> ([f32; 2], [f32; 2]) {
+        if let Tool::Text { at, text, size } = &self.tool {
+            let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0) as f32;
+            let lines = text.lines().count().max(1) as f32;
+            return (*at, [at[0] + longest * size * 0.6, at[1] + lines * size * 1.2]);
+        }
+        let points = self.tool.points();
+        let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+        for p in &points {
+            for i in 0..2 {
+                lo[i] = lo[i].min(p[i]);
+                hi[i] = hi[i].max(p[i]);
+            }
+        }
+        (lo, hi)
+    }
+}
+
 /// What a shape is. Points are `[x, y]` in board units from the page's top-left corner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "tool", rename_all = "snake_case")]
@@ -604,11 +632,8 @@ fn distance_to(shape: &Shape, at: [f32; 2]) -> f32 {
             let corners = [*from, [to[0], from[1]], *to, [from[0], to[1]], *from];
             polyline(&corners)
         }
-        Tool::Text { at: origin, text, size } => {
-            let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0) as f32;
-            let lines = text.lines().count().max(1) as f32;
-            let (x0, y0) = (origin[0], origin[1]);
-            let (x1, y1) = (x0 + longest * size * 0.6, y0 + lines * size * 1.2);
+        Tool::Text { .. } => {
+            let ([x0, y0], [x1, y1]) = shape.bounds();
             let dx = (x0 - at[0]).max(at[0] - x1).max(0.0);
             let dy = (y0 - at[1]).max(at[1] - y1).max(0.0);
             (dx * dx + dy * dy).sqrt()

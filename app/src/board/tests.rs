@@ -274,3 +274,12 @@ fn the_eraser_touches_what_it_passes_over_topmost_first() {
     apply(&mut board, TEACHER, "d", BoardAction::Erase { page: 1, ids: vec!["label".into()] }).unwrap();
     assert!(board.hit(1, [320.0, 310.0], 1.0).is_empty(), "erased shapes are not hit");
 }
+
+#[test]
+fn a_shape_moves_and_knows_its_bounds() {
+    let stroke = pen("s", &[[10.0, 40.0], [30.0, 20.0], [20.0, 50.0]]);
+    assert_eq!(stroke.bounds(), ([10.0, 20.0], [30.0, 50.0]));
+    assert_eq!(stroke.moved(5.0, -10.0).bounds(), ([15.0, 10.0], [35.0, 40.0]));
+    let text = Shape { tool: Tool::Text { at: [100.0, 100.0], text: "ab\nabcd".into(), size: 10.0 }, ..stroke };
+    assert_eq!(text.bounds(), ([100.0, 100.0], [124.0, 124.0]));
+}

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The tools of the toolbar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ToolKind {
+    Select,
     Pen,
     Highlighter,
     Line,
@@ -26,7 +27,8 @@ enum ToolKind {
     Laser,
 }
 
-const TOOLS: [(ToolKind, &str); 9] = [
+const TOOLS: [(ToolKind, &str); 10] = [
+    (ToolKind::Select, "Select"),
     (ToolKind::Pen, "Pen"),
     (ToolKind::Highlighter, "Highlighter"),
     (ToolKind::Line, "Line"),
@@ -59,6 +61,11 @@ const MIN_STEP: f32 = 1.5;
 enum Gesture {
     Drawing(Shape),
     Erasing(Vec<String>),
+    /// Dragging the selection from `from` to `to` (board units).
+    Moving {
+        from: [f32; 2],
+        to: [f32; 2],
+    },
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -81,6 +88,8 @@ pub fn Whiteboard() -> impl IntoView {
     let width = RwSignal::new(WIDTHS[1].0);
     let history = StoredValue::new(History::default());
     let gesture = RwSignal::new(None::<Gesture>);
+    // Ids of the selected drawings on the current page.
+    let selected = RwSignal::new(Vec::<String>::new());
     let last_laser = StoredValue::new(0.0f64);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
 
@@ -134,17 +143,40 @@ pub fn Whiteboard() -> impl IntoView {
                 Some(Gesture::Drawing(shape)) => Some(shape.clone()),
                 _ => None,
             });
+            let (dx, dy) = gesture.with_untracked(|g| match g {
+                Some(Gesture::Moving { from, to }) => (to[0] - from[0], to[1] - from[1]),
+                _ => (0.0, 0.0),
+            });
+            let chosen = selected.get_untracked();
             model.with_untracked(|m| {
                 let current = m.board.current();
                 let lasers: Vec<[f32; 2]> = m.lasers.iter().filter(|l| l.1 == current).map(|l| l.2).collect();
-                paint::paint(&element, m.board.page_size(current), &m.board.shapes(current), preview.as_ref(), &lasers);
+                // The selection follows the pointer while it is dragged.
+                let shapes: Vec<Shape> = m
+                    .board
+                    .shapes(current)
+                    .into_iter()
+                    .map(|s| if chosen.contains(&s.id) { s.moved(dx, dy) } else { s.clone() })
+                    .collect();
+                let boxes: Vec<_> = shapes.iter().filter(|s| chosen.contains(&s.id)).map(Shape::bounds).collect();
+                let shapes: Vec<&Shape> = shapes.iter().collect();
+                paint::paint(&element, m.board.page_size(current), &shapes, preview.as_ref(), &lasers, &boxes);
             });
         };
         Effect::new(move |_| {
             model.track();
             gesture.track();
+            selected.track();
             canvas.track();
             repaint();
+        });
+        // A page turn, or the selection's drawings going away, ends the selection.
+        Effect::new(move |_| {
+            let alive: Vec<String> =
+                model.with(|m| m.board.shapes(m.board.current()).iter().map(|s| s.id.clone()).collect());
+            if selected.with_untracked(|ids| ids.iter().any(|id| !alive.contains(id))) {
+                selected.update(|ids| ids.retain(|id| alive.contains(id)));
+            }
         });
         let _resize = window_event_listener(leptos::ev::resize, move |_| repaint());
     }
@@ -172,6 +204,29 @@ pub fn Whiteboard() -> impl IntoView {
             tool,
         };
         let started = match tool.get_untracked() {
+            ToolKind::Select => {
+                // The topmost drawing under the pointer that one may change.
+                let (mine, is_staff) = (me.get_untracked(), staff.get_untracked());
+                let hit = model.with_untracked(|m| {
+                    let shapes = m.board.shapes(current);
+                    m.board
+                        .hit(current, at, ERASER_RADIUS)
+                        .into_iter()
+                        .find(|id| is_staff || shapes.iter().any(|s| &s.id == id && s.author == mine))
+                });
+                match hit {
+                    Some(id) => {
+                        if !selected.with_untracked(|ids| ids.contains(&id)) {
+                            selected.set(vec![id]);
+                        }
+                        Some(Gesture::Moving { from: at, to: at })
+                    }
+                    None => {
+                        selected.set(Vec::new());
+                        None
+                    }
+                }
+            }
             ToolKind::Pen => Some(Gesture::Drawing(shape(Tool::Pen { points: vec![[at[0], at[1], e.pressure()]] }))),
             ToolKind::Highlighter => Some(Gesture::Drawing(Shape {
                 width: width.get_untracked() * 3.0,
@@ -242,6 +297,7 @@ pub fn Whiteboard() -> impl IntoView {
                 }
                 Tool::Text { .. } => {}
             },
+            Some(Gesture::Moving { to, .. }) => *to = at,
             Some(Gesture::Erasing(ids)) => {
                 for id in model.with_untracked(|m| m.board.hit(current, at, ERASER_RADIUS)) {
                     if !ids.contains(&id) {
@@ -276,6 +332,26 @@ pub fn Whiteboard() -> impl IntoView {
                 }
             }
             Gesture::Erasing(_) => {}
+            Gesture::Moving { from, to } => {
+                let (dx, dy) = (to[0] - from[0], to[1] - from[1]);
+                let ids = selected.get_untracked();
+                if dx.hypot(dy) >= MIN_STEP && !ids.is_empty() {
+                    send.run((BoardAction::Move { page: current, ids, dx, dy }, true));
+                }
+            }
+        }
+    };
+    let delete_selected = move || {
+        let ids = selected.get_untracked();
+        if !ids.is_empty() {
+            selected.set(Vec::new());
+            send.run((BoardAction::Erase { page: page.get_untracked(), ids }, true));
+        }
+    };
+    let on_key = move |e: web_sys::KeyboardEvent| {
+        if matches!(e.key().as_str(), "Delete" | "Backspace") {
+            e.prevent_default();
+            delete_selected();
         }
     };
     let leave_client = client.clone();
@@ -355,6 +431,8 @@ pub fn Whiteboard() -> impl IntoView {
                     <div class="tool-group">
                         <button type="button" class="tool" on:click=undo>"Undo"</button>
                         <button type="button" class="tool" on:click=redo>"Redo"</button>
+                        <button type="button" class="tool" on:click=move |_| delete_selected()
+                            disabled=move || selected.with(Vec::is_empty)>"Delete selected"</button>
                     </div>
                 </Show>
                 <Show when=move || staff.get()>
@@ -378,7 +456,8 @@ pub fn Whiteboard() -> impl IntoView {
                 class:can-draw=move || may_draw.get()
                 data-page=move || page.get().to_string() data-shapes=move || shape_count.get().to_string()
                 on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up on:pointercancel=on_up
-                on:pointerleave=on_leave></canvas>
+                on:pointerleave=on_leave tabindex="0" on:keydown=on_key
+                aria-label="Whiteboard page: draw with the chosen tool; with Select, Delete removes the selection"></canvas>
             <nav class="board-pages" aria-label="Pages">
                 <Show when=move || staff.get()>
                     <button type="button" class="tool" on:click=move |_| go(-1) disabled=move || at_first.get()>"Previous page"</button>

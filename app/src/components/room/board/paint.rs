@@ -8,6 +8,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 /// How see-through the highlighter is.
 const HIGHLIGHTER_ALPHA: f64 = 0.35;
 const LASER_COLOR: &str = "#ef233c";
+const SELECTION_COLOR: &str = "#2563eb";
 
 /// Size the canvas to its box (sharp on high-density screens) and draw the page.
 pub fn paint(
@@ -16,6 +17,7 @@ pub fn paint(
     shapes: &[&Shape],
     preview: Option<&Shape>,
     lasers: &[[f32; 2]],
+    selection: &[([f32; 2], [f32; 2])],
 ) {
     let Some(ctx) = context(canvas) else { return };
     let css_width = f64::from(canvas.client_width().max(1));
@@ -43,6 +45,18 @@ pub fn paint(
     }
     if let Some(shape) = preview {
         draw(&ctx, shape);
+    }
+    for (lo, hi) in selection {
+        // A dashed frame a little outside each selected drawing.
+        let pad = 8.0;
+        ctx.set_global_alpha(1.0);
+        ctx.set_stroke_style_str(SELECTION_COLOR);
+        ctx.set_line_width(2.0);
+        let dashes = js_sys::Array::of2(&6.0.into(), &4.0.into());
+        let _ = ctx.set_line_dash(&dashes);
+        let (x, y) = (f64::from(lo[0]) - pad, f64::from(lo[1]) - pad);
+        ctx.stroke_rect(x, y, f64::from(hi[0] - lo[0]) + 2.0 * pad, f64::from(hi[1] - lo[1]) + 2.0 * pad);
+        let _ = ctx.set_line_dash(&js_sys::Array::new());
     }
     for at in lasers {
         ctx.set_global_alpha(0.85);

@@ -242,29 +242,9 @@ impl ClientLog {
             return;
         };
         match msg {
-            ServerMsg::Chat { message } => {
-                let mut log = self.lock();
-                match chat_seq(&message.body).filter(|&s| s < log.chat_at.len()) {
-                    Some(seq) if log.chat_at[seq] == 0 => {
-                        log.chat_at[seq] = at;
-                        drop(log);
-                        self.chats.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some(_) => log.duplicates += 1,
-                    None => log.stray += 1,
-                }
-            }
+            ServerMsg::Chat { message } => self.record(Deliveries::Chat, chat_seq(&message.body), at),
             ServerMsg::Board { op: BoardOp { action: BoardAction::Draw { shape, .. }, .. }, .. } => {
-                let mut log = self.lock();
-                match stroke_seq(&shape.id).filter(|&s| s < log.stroke_at.len()) {
-                    Some(seq) if log.stroke_at[seq] == 0 => {
-                        log.stroke_at[seq] = at;
-                        drop(log);
-                        self.strokes.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some(_) => log.stroke_duplicates += 1,
-                    None => log.stroke_stray += 1,
-                }
+                self.record(Deliveries::Strokes, stroke_seq(&shape.id), at)
             }
             ServerMsg::PollOpened { poll } => {
                 self.lock().poll = Some((poll.id, poll.options.iter().map(|o| o.id).collect()));
@@ -292,6 +272,26 @@ impl ClientLog {
             }
             ServerMsg::Error { code, message, .. } => self.error(format!("{code:?}: {message}")),
             _ => {}
+        }
+    }
+
+    /// A numbered chat message or stroke arrived: its first arrival is its delivery time.
+    fn record(&self, which: Deliveries, seq: Option<usize>, at: u64) {
+        let mut log = self.lock();
+        let log = &mut *log;
+        let (times, duplicates, stray, counter) = match which {
+            Deliveries::Chat => (&mut log.chat_at, &mut log.duplicates, &mut log.stray, &self.chats),
+            Deliveries::Strokes => {
+                (&mut log.stroke_at, &mut log.stroke_duplicates, &mut log.stroke_stray, &self.strokes)
+            }
+        };
+        match seq.filter(|&s| s < times.len()) {
+            Some(seq) if times[seq] == 0 => {
+                times[seq] = at;
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(_) => *duplicates += 1,
+            None => *stray += 1,
         }
     }
 

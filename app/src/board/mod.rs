@@ -340,6 +340,10 @@ impl Board {
         self.access
     }
 
+    pub fn has_page(&self, page: PageId) -> bool {
+        self.page(page).is_some()
+    }
+
     pub fn page_ids(&self) -> Vec<PageId> {
         self.pages.iter().map(|p| p.id).collect()
     }

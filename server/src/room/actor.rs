@@ -534,7 +534,7 @@ impl RoomActor {
                 if !self.board.may_draw(who) {
                     return Err(Refusal::forbidden("The teacher has not let you draw."));
                 }
-                if !self.board.board().page_ids().contains(&page) {
+                if !self.board.board().has_page(page) {
                     return Err(Refusal::new(ErrorCode::NotFound, format!("There is no page {page}.")));
                 }
                 if at.is_some_and(|p| !p.iter().all(|v| v.is_finite() && v.abs() < 100_000.0)) {

@@ -70,13 +70,13 @@ enum Gesture {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// An id no one else on the board uses: the user's id, this page load's clock, a counter.
+/// An id no one else on the board uses: the user's id, the clock, and a counter.
 fn new_id(user: UserId) -> String {
     #[cfg(feature = "hydrate")]
-    let loaded = js_sys::Date::now() as u64;
+    let clock = js_sys::Date::now() as u64;
     #[cfg(not(feature = "hydrate"))]
-    let loaded = 0u64;
-    format!("{user}-{loaded:x}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    let clock = 0u64;
+    format!("{user}-{clock:x}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
 #[component]
@@ -151,15 +151,16 @@ pub fn Whiteboard() -> impl IntoView {
             model.with_untracked(|m| {
                 let current = m.board.current();
                 let lasers: Vec<[f32; 2]> = m.lasers.iter().filter(|l| l.1 == current).map(|l| l.2).collect();
-                // The selection follows the pointer while it is dragged.
-                let shapes: Vec<Shape> = m
-                    .board
-                    .shapes(current)
-                    .into_iter()
-                    .map(|s| if chosen.contains(&s.id) { s.moved(dx, dy) } else { s.clone() })
+                // The selection follows the pointer while it is dragged; only it is copied.
+                let page_shapes = m.board.shapes(current);
+                let moved: Vec<Shape> =
+                    page_shapes.iter().filter(|s| chosen.contains(&s.id)).map(|s| s.moved(dx, dy)).collect();
+                let mut moved_in_order = moved.iter();
+                let shapes: Vec<&Shape> = page_shapes
+                    .iter()
+                    .map(|s| if chosen.contains(&s.id) { moved_in_order.next().unwrap_or(s) } else { *s })
                     .collect();
-                let boxes: Vec<_> = shapes.iter().filter(|s| chosen.contains(&s.id)).map(Shape::bounds).collect();
-                let shapes: Vec<&Shape> = shapes.iter().collect();
+                let boxes: Vec<_> = moved.iter().map(Shape::bounds).collect();
                 paint::paint(&element, m.board.page_size(current), &shapes, preview.as_ref(), &lasers, &boxes);
             });
         };
@@ -171,11 +172,20 @@ pub fn Whiteboard() -> impl IntoView {
             repaint();
         });
         // A page turn, or the selection's drawings going away, ends the selection.
+        // Nothing to look up while nothing is selected (most of the time).
         Effect::new(move |_| {
-            let alive: Vec<String> =
-                model.with(|m| m.board.shapes(m.board.current()).iter().map(|s| s.id.clone()).collect());
-            if selected.with_untracked(|ids| ids.iter().any(|id| !alive.contains(id))) {
-                selected.update(|ids| ids.retain(|id| alive.contains(id)));
+            model.track();
+            if selected.with_untracked(Vec::is_empty) {
+                return;
+            }
+            let gone: Vec<String> = model.with_untracked(|m| {
+                let alive = m.board.shapes(m.board.current());
+                selected.with_untracked(|ids| {
+                    ids.iter().filter(|id| !alive.iter().any(|s| &s.id == *id)).cloned().collect()
+                })
+            });
+            if !gone.is_empty() {
+                selected.update(|ids| ids.retain(|id| !gone.contains(id)));
             }
         });
         let _resize = window_event_listener(leptos::ev::resize, move |_| repaint());

@@ -47,6 +47,9 @@ pub enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Render a PDF's pages for the server (it runs this itself, in a child process).
+    #[command(hide = true)]
+    RenderSlides(crate::slides::RenderSlidesArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,8 @@ pub enum CliError {
     Account(String),
     #[error(transparent)]
     Demo(#[from] lectern_core::demo::DemoError),
+    #[error("the PDF was not rendered (see above)")]
+    RenderSlides,
     #[error("cannot read the password from standard input: {0}")]
     Stdin(std::io::Error),
 }
@@ -111,6 +116,11 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             println!("  students: {}", logins.students.join(", "));
             println!("Classes: {}", logins.classes.join("; "));
             if no_serve { Ok(()) } else { Ok(crate::serve::serve(config).await?) }
+        }
+        // Handled in main before any runtime starts; here for completeness.
+        Command::RenderSlides(args) => {
+            let status = crate::slides::render_child(&args);
+            if status == std::process::ExitCode::SUCCESS { Ok(()) } else { Err(CliError::RenderSlides) }
         }
         Command::CreateAdmin { username, email, display_name, time_zone } => {
             let password = read_password().map_err(CliError::Stdin)?;

@@ -7,3 +7,4 @@ pub mod http;
 pub mod room;
 pub mod serve;
 pub mod sfu;
+pub mod slides;

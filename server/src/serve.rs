@@ -57,6 +57,16 @@ pub async fn serve_on(
         tracing::info!("audio and video are off (media.enabled = false)");
         None
     };
+    if config.cluster.redis_url.is_none() {
+        // One node: a deck still marked rendering was being rendered by this server before it
+        // stopped, and nothing will finish it. (With several nodes another may be rendering it.)
+        let reason = "The server restarted while these slides were being prepared. Please upload the PDF again.";
+        match state.store.fail_unfinished_decks(reason).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(decks = n, "slide decks left unfinished by the last run were marked failed"),
+            Err(err) => tracing::warn!(%err, "cannot check for unfinished slide decks"),
+        }
+    }
     let rooms = if config.cluster.redis_url.is_some() {
         let cluster = Cluster::connect(&config.cluster).await?;
         tracing::info!(node = cluster.node(), "live rooms are shared with other nodes through Redis");

@@ -199,6 +199,18 @@ pub enum BoardAction {
         #[serde(default)]
         page: PageId,
     },
+    /// Insert a slide deck's pages after `after` (at the end when absent), staff only. A browser
+    /// names the deck; the server fills in its `slides` and `first`, the id of the first new
+    /// page (the others follow it in order).
+    InsertSlides {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<PageId>,
+        deck: i64,
+        #[serde(default)]
+        slides: Vec<SlideRef>,
+        #[serde(default)]
+        first: PageId,
+    },
     /// Everyone follows the presenter to this page (staff only).
     ShowPage {
         page: PageId,
@@ -488,6 +500,22 @@ impl Board {
                 }
                 self.pages.insert(at, Page::new(*page, None));
             }
+            BoardAction::InsertSlides { after, slides, first, .. } => {
+                check_slides(slides)?;
+                if self.pages.len() + slides.len() > limits.max_pages {
+                    return Err(BoardError::Full("the board cannot hold that many more pages"));
+                }
+                let at = match after {
+                    Some(after) => self.position(*after)? + 1,
+                    None => self.pages.len(),
+                };
+                let count = slides.len() as PageId;
+                if *first <= 0 || (*first..*first + count).any(|id| self.page(id).is_some()) {
+                    *first = self.pages.iter().map(|p| p.id).max().unwrap_or(0) + 1;
+                }
+                let new = slides.iter().zip(*first..).map(|(slide, id)| Page::new(id, Some(slide.clone())));
+                self.pages.splice(at..at, new);
+            }
             BoardAction::ShowPage { page } => {
                 self.position(*page)?;
                 self.current = *page;
@@ -502,6 +530,7 @@ impl Board {
         match action {
             BoardAction::Clear { .. }
             | BoardAction::AddPage { .. }
+            | BoardAction::InsertSlides { .. }
             | BoardAction::ShowPage { .. }
             | BoardAction::SetAccess { .. } => {
                 if !actor.staff {
@@ -559,6 +588,27 @@ fn check_ids(ids: &[ShapeId], limits: &BoardLimits) -> Result<(), BoardError> {
         return Err(BoardError::Invalid(format!("name 1 to {} shapes", limits.max_ids_per_op)));
     }
     ids.iter().try_for_each(|id| check_id(id, "shape"))
+}
+
+/// Largest side of a slide, in board units (slides are 1,600 wide; a tall page may be longer).
+const MAX_SLIDE_SIDE: f32 = 20_000.0;
+
+/// Slides come from the server's renderer; still, only pictures it serves and sane sizes.
+fn check_slides(slides: &[SlideRef]) -> Result<(), BoardError> {
+    if slides.is_empty() {
+        return Err(BoardError::Invalid("a deck without slides cannot be inserted".into()));
+    }
+    for slide in slides {
+        let sized = |v: f32| v.is_finite() && v > 0.0 && v <= MAX_SLIDE_SIDE;
+        if !sized(slide.width) || !sized(slide.height) {
+            return Err(BoardError::Invalid("a slide's size is out of range".into()));
+        }
+        let image = &slide.image;
+        if !image.starts_with("/classes/") || image.len() > 200 || image.contains("..") || image.contains("//") {
+            return Err(BoardError::Invalid("a slide's picture must be one this server renders".into()));
+        }
+    }
+    Ok(())
 }
 
 fn check_shape(shape: &Shape, limits: &BoardLimits) -> Result<(), BoardError> {
@@ -713,7 +763,10 @@ fn inverse(board: &Board, action: &BoardAction) -> Option<BoardAction> {
             let ids: Vec<ShapeId> = board.shapes(*page).into_iter().map(|s| s.id.clone()).collect();
             (!ids.is_empty()).then_some(BoardAction::Restore { page: *page, ids })
         }
-        BoardAction::AddPage { .. } | BoardAction::ShowPage { .. } | BoardAction::SetAccess { .. } => None,
+        BoardAction::AddPage { .. }
+        | BoardAction::InsertSlides { .. }
+        | BoardAction::ShowPage { .. }
+        | BoardAction::SetAccess { .. } => None,
     }
 }
 

@@ -283,3 +283,54 @@ fn a_shape_moves_and_knows_its_bounds() {
     let text = Shape { tool: Tool::Text { at: [100.0, 100.0], text: "ab\nabcd".into(), size: 10.0 }, ..stroke };
     assert_eq!(text.bounds(), ([100.0, 100.0], [124.0, 124.0]));
 }
+
+fn slide(n: u32, height: f32) -> SlideRef {
+    SlideRef { image: format!("/classes/7/slide-images/{n:032x}.png"), width: 1600.0, height }
+}
+
+#[test]
+fn a_deck_goes_in_as_pages_with_their_slides_where_asked() {
+    let mut board = Board::default();
+    apply(&mut board, TEACHER, "p2", BoardAction::AddPage { after: None, page: 0 }).unwrap();
+    let insert = |slides: Vec<SlideRef>| BoardAction::InsertSlides { after: Some(1), deck: 4, slides, first: 0 };
+    // Students may not; an empty deck, a slide of no size or a picture from elsewhere is refused.
+    assert!(matches!(apply(&mut board, ANNA, "x1", insert(vec![slide(1, 900.0)])), Err(BoardError::Forbidden(_))));
+    let foreign = SlideRef { image: "https://tracker.example/p.png".into(), ..slide(1, 900.0) };
+    let climbing = SlideRef { image: "/classes/7/../../etc/passwd".into(), ..slide(1, 900.0) };
+    for bad in [vec![], vec![slide(1, 0.0)], vec![slide(1, f32::NAN)], vec![foreign], vec![climbing]] {
+        assert!(matches!(apply(&mut board, TEACHER, "x2", insert(bad)), Err(BoardError::Invalid(_))));
+    }
+    // Three slides after page 1 (before page 2) take ids 3, 4 and 5 and their slides' sizes.
+    let Ok(Applied::Changed(applied)) =
+        apply(&mut board, TEACHER, "d1", insert(vec![slide(1, 900.0), slide(2, 1200.0), slide(3, 900.0)]))
+    else {
+        panic!("inserted")
+    };
+    assert_eq!(board.page_ids(), [1, 3, 4, 5, 2]);
+    let BoardAction::InsertSlides { first, .. } = applied.action else { panic!("{applied:?}") };
+    assert_eq!(first, 3);
+    assert_eq!(board.page_size(4), (1600.0, 1200.0));
+    assert_eq!(board.slide(5), Some(&slide(3, 900.0)));
+    // Drawings stay with their slide page, within its own size.
+    apply(&mut board, TEACHER, "s", BoardAction::Draw { page: 4, shape: pen("s1", &[[100.0, 1100.0]]) }).unwrap();
+    assert_eq!(ids(&board, 4), ["s1"]);
+    // The board's page limit (5) counts the whole deck.
+    assert!(matches!(apply(&mut board, TEACHER, "d2", insert(vec![slide(4, 900.0)])), Err(BoardError::Full(_))));
+    // Replayed from the log, the pages keep their ids.
+    let mut replayed = Board::default();
+    for (id, action) in [
+        ("p2", BoardAction::AddPage { after: None, page: 2 }),
+        (
+            "d1",
+            BoardAction::InsertSlides {
+                after: Some(1),
+                deck: 4,
+                slides: vec![slide(1, 900.0), slide(2, 1200.0), slide(3, 900.0)],
+                first: 3,
+            },
+        ),
+    ] {
+        replayed.apply(TEACHER, op(id, action), &BoardLimits::TRUSTED).unwrap();
+    }
+    assert_eq!(replayed.page_ids(), [1, 3, 4, 5, 2]);
+}

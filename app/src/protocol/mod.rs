@@ -192,6 +192,14 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<[f32; 2]>,
     },
+    /// Staff: offer a file uploaded to this class (`POST /classes/{id}/files`) to everyone.
+    ShareFile {
+        file: i64,
+    },
+    /// Staff: stop offering a file.
+    UnshareFile {
+        file: i64,
+    },
 }
 
 impl ClientMsg {
@@ -219,6 +227,8 @@ impl ClientMsg {
             ClientMsg::StopSpeaking { .. } => "stop_speaking",
             ClientMsg::Board { .. } => "board",
             ClientMsg::Laser { .. } => "laser",
+            ClientMsg::ShareFile { .. } => "share_file",
+            ClientMsg::UnshareFile { .. } => "unshare_file",
         }
     }
 }
@@ -318,6 +328,14 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<[f32; 2]>,
     },
+    /// A file is offered to the class as a download.
+    FileShared {
+        file: SharedFile,
+    },
+    /// A file is no longer offered.
+    FileUnshared {
+        file: i64,
+    },
     /// The message with this `ref` was applied.
     Ack {
         #[serde(rename = "ref")]
@@ -359,6 +377,43 @@ pub struct Welcome {
     /// The whiteboard as it is now (absent from servers older than the board).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub board: Option<BoardSnapshot>,
+    /// Files offered to the class as downloads, oldest first.
+    #[serde(default)]
+    pub files: Vec<SharedFile>,
+}
+
+/// A file offered to a class: downloaded from `url` as an attachment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedFile {
+    pub id: i64,
+    /// The uploader's name for it, cleaned (no path) and ending in its real type's extension.
+    pub name: String,
+    pub size: i64,
+    /// `pdf`, `image` or `other`.
+    pub kind: String,
+    pub url: String,
+}
+
+/// A PDF becoming slides, as `GET /classes/{id}/slides/{deck}` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlideDeck {
+    pub id: i64,
+    pub title: String,
+    pub status: DeckStatus,
+    /// Pages in the PDF (0 until it has been opened), and pages rendered so far.
+    pub pages: i64,
+    pub done: i64,
+    /// Why it was refused, for the teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeckStatus {
+    Rendering,
+    Ready,
+    Failed,
 }
 
 /// What a browser needs to set up audio and video.
@@ -508,6 +563,8 @@ const KNOWN_SERVER_TYPES: &[&str] = &[
     "may_speak",
     "board",
     "laser",
+    "file_shared",
+    "file_unshared",
     "ack",
     "error",
 ];

@@ -47,6 +47,14 @@ fn every_client_msg() -> Vec<ClientMsg> {
         },
         ClientMsg::Laser { page: 1, at: Some([120.5, 80.0]) },
         ClientMsg::Laser { page: 1, at: None },
+        ClientMsg::Board {
+            op: BoardOp {
+                id: "op-3".into(),
+                action: BoardAction::InsertSlides { after: None, deck: 4, slides: vec![], first: 0 },
+            },
+        },
+        ClientMsg::ShareFile { file: 12 },
+        ClientMsg::UnshareFile { file: 12 },
     ]
 }
 
@@ -94,6 +102,13 @@ fn every_server_message_round_trips() {
         results: None,
         my_vote: vec![],
     };
+    let shared_file = SharedFile {
+        id: 12,
+        name: "notes.pdf".into(),
+        size: 100,
+        kind: "pdf".into(),
+        url: "/classes/3/files/12".into(),
+    };
     let all = vec![
         ServerMsg::Welcome(Box::new(Welcome {
             protocol: PROTOCOL_VERSION,
@@ -125,6 +140,7 @@ fn every_server_message_round_trips() {
                 current: 1,
                 access: DrawAccess::Everyone,
             }),
+            files: vec![shared_file.clone()],
         })),
         ServerMsg::Joined { participant: participant.clone() },
         ServerMsg::Left { user: 1 },
@@ -150,6 +166,8 @@ fn every_server_message_round_trips() {
         ServerMsg::Board { by: 1, op: board_op() },
         ServerMsg::Laser { user: 1, page: 2, at: Some([1.0, 2.0]) },
         ServerMsg::Laser { user: 1, page: 2, at: None },
+        ServerMsg::FileShared { file: shared_file.clone() },
+        ServerMsg::FileUnshared { file: 12 },
         ServerMsg::Ack { reference: 4 },
         ServerMsg::error(Some(4), ErrorCode::ChatLocked, "locked"),
         ServerMsg::error(None, ErrorCode::Malformed, "bad"),

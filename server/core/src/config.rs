@@ -23,6 +23,7 @@ pub struct Config {
     pub room: RoomConfig,
     pub cluster: ClusterConfig,
     pub media: MediaConfig,
+    pub uploads: UploadsConfig,
     pub log: LogConfig,
 }
 
@@ -249,6 +250,49 @@ impl Default for MediaConfig {
     }
 }
 
+/// Files teachers upload: PDF slides and files shared with a class. Every upload is treated as
+/// hostile: its type is read from its bytes, it is stored under a generated name, and PDFs are
+/// rendered in a separate process with the limits below.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// Where uploaded files and rendered slides are kept. Several nodes must share it.
+    pub dir: PathBuf,
+    /// Largest upload, in bytes.
+    pub max_file_bytes: usize,
+    /// Most pages a PDF may have to become slides.
+    pub pdf_max_pages: usize,
+    /// Width of a rendered slide, in pixels.
+    pub slide_width_px: u32,
+    /// Most pixels one rendered slide may have (a very tall page is refused, not shrunk).
+    pub slide_max_pixels: u64,
+    /// Seconds a whole PDF may take to render before it is refused.
+    pub pdf_render_seconds: u64,
+    /// Memory the rendering process may use, in MiB.
+    pub pdf_render_memory_mib: u64,
+    /// PDFs rendered at once on this node; more wait their turn.
+    pub pdf_renders_at_once: usize,
+    /// The program that renders PDFs, run as `<program> render-slides ...`. Empty: this lectern
+    /// binary. A sandboxing wrapper (bwrap, firejail) around lectern can be named here.
+    pub pdf_renderer: Option<PathBuf>,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("data/files"),
+            max_file_bytes: 50 * 1024 * 1024,
+            pdf_max_pages: 200,
+            slide_width_px: 1920,
+            slide_max_pixels: 8_000_000,
+            pdf_render_seconds: 60,
+            pdf_render_memory_mib: 1024,
+            pdf_renders_at_once: 1,
+            pdf_renderer: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -406,6 +450,20 @@ impl Config {
                 || s.urls.iter().any(|u| !u.starts_with("stun:") && !u.starts_with("turn:") && !u.starts_with("turns:"))
         }) {
             return bad("each media.ice_servers entry needs urls starting with stun:, turn: or turns:");
+        }
+        let uploads = &self.uploads;
+        if uploads.max_file_bytes < 1024 || uploads.pdf_max_pages == 0 || uploads.pdf_renders_at_once == 0 {
+            return bad(
+                "uploads.max_file_bytes must be at least 1024; uploads.pdf_max_pages and pdf_renders_at_once positive",
+            );
+        }
+        if !(64..=8192).contains(&uploads.slide_width_px)
+            || uploads.slide_max_pixels < u64::from(uploads.slide_width_px) * 64
+        {
+            return bad("uploads.slide_width_px must be 64 to 8192, and slide_max_pixels at least 64 rows of it");
+        }
+        if uploads.pdf_render_seconds == 0 || uploads.pdf_render_memory_mib < 64 {
+            return bad("uploads.pdf_render_seconds must be positive and pdf_render_memory_mib at least 64");
         }
         if self.cluster.claim_ttl_seconds == 0 {
             return bad("cluster.claim_ttl_seconds must be positive");

@@ -10,9 +10,13 @@ pub mod config;
 pub mod demo;
 pub mod local_time;
 pub mod schedule;
+pub mod slides;
 pub mod state;
 pub mod store;
+pub mod uploads;
 
+#[cfg(feature = "testing")]
+pub mod sample_pdfs;
 #[cfg(feature = "testing")]
 pub mod testing;
 

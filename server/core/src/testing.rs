@@ -24,7 +24,8 @@ pub enum Backend {
 /// A migrated, empty database and the state around it.
 pub struct TestDb {
     pub state: AppState,
-    _dir: Option<tempfile::TempDir>,
+    /// The SQLite file and the uploads.
+    _dir: tempfile::TempDir,
     schema: Option<String>,
 }
 
@@ -33,18 +34,19 @@ impl TestDb {
         Self::with_config(backend, Config::default()).await
     }
 
-    /// `config.database.url` is replaced by the test database, and
-    /// tests never take fixed UDP ports: the SFU binds free loopback ports.
+    /// `config.database.url` is replaced by the test database, uploads go to a temporary
+    /// folder, and tests never take fixed UDP ports: the SFU binds free loopback ports.
     pub async fn with_config(backend: Backend, mut config: Config) -> TestDb {
         config.media.udp_port = 0;
         config.media.bind_ip = std::net::Ipv4Addr::LOCALHOST.into();
         config.media.workers = config.media.workers.clamp(1, 2);
+        let dir = tempfile::tempdir().expect("temp dir");
+        config.uploads.dir = dir.path().join("files");
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
                 config.database.url = format!("sqlite://{}/lectern.db", dir.path().display());
                 let state = AppState::open(config).await.expect("open SQLite test database");
-                TestDb { state, _dir: Some(dir), schema: None }
+                TestDb { state, _dir: dir, schema: None }
             }
             Backend::Postgres => {
                 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -64,7 +66,7 @@ impl TestDb {
                 config.database.url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
                 config.database.max_connections = 4;
                 let state = AppState::open(config).await.expect("open PostgreSQL test database");
-                TestDb { state, _dir: None, schema: Some(schema) }
+                TestDb { state, _dir: dir, schema: Some(schema) }
             }
         }
     }
@@ -106,15 +108,16 @@ async fn sweep_abandoned_schemas(admin: &sqlx::PgPool) {
 }
 
 /// Define each listed `async fn name(db: &TestDb)` as two tests, `sqlite::name` and
-/// `postgres::name`.
+/// `postgres::name`. `on_both_databases!(config = expr; names...)` opens each database with the
+/// config `expr` gives (evaluated in the test modules: name a function as `super::f()`).
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
+    (config = $config:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = $crate::testing::TestDb::new($crate::testing::Backend::Sqlite).await;
+                    let db = $crate::testing::TestDb::with_config($crate::testing::Backend::Sqlite, $config).await;
                     super::$name(&db).await;
                     db.finish().await;
                 }
@@ -124,11 +127,14 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = $crate::testing::TestDb::new($crate::testing::Backend::Postgres).await;
+                    let db = $crate::testing::TestDb::with_config($crate::testing::Backend::Postgres, $config).await;
                     super::$name(&db).await;
                     db.finish().await;
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(config = $crate::config::Config::default(); $($name),*);
     };
 }

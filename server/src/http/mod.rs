@@ -2,15 +2,18 @@
 
 mod api_status;
 mod calendar;
+pub mod files;
 pub(crate) mod guard;
 mod health;
 
 use crate::room::RoomHub;
+use crate::slides::SlideRenderer;
 use app::{App, shell};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
 use axum::http::{HeaderMap, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use lectern_core::AppState;
 use lectern_core::config::Config;
 use leptos::config::LeptosOptions;
@@ -42,6 +45,8 @@ pub struct HttpState {
     pub app: AppState,
     /// This node's live rooms.
     pub rooms: Arc<RoomHub>,
+    /// Renders uploaded PDFs into slides.
+    pub slides: Arc<SlideRenderer>,
 }
 
 impl FromRef<HttpState> for LeptosOptions {
@@ -71,21 +76,34 @@ pub fn router_with_rooms(app: AppState, rooms: Arc<RoomHub>) -> Router {
         move || provide_context(app.clone())
     };
     let max_body = app.config.server.max_body_bytes;
-    let state = HttpState { leptos: leptos.clone(), app, rooms };
-    Router::new()
+    let max_upload = app.config.uploads.max_file_bytes;
+    let slides = SlideRenderer::new(&app.config.uploads);
+    let state = HttpState { leptos: leptos.clone(), app, rooms, slides };
+    // Uploads take bodies up to their own limit; everything else keeps the small one.
+    let uploads = Router::new()
+        .route("/classes/{id}/slides", post(files::upload_slides).get(files::list_decks))
+        .route("/classes/{id}/files", post(files::upload_file))
+        .layer(DefaultBodyLimit::max(max_upload))
+        .layer(RequestBodyLimitLayer::new(max_upload));
+    let pages = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/calendar/{file}", get(calendar::feed))
         .route("/classes/{id}/calendar.ics", get(calendar::class_file))
         .route("/classes/{id}/live/ws", get(crate::room::socket::live_socket))
+        .route("/classes/{id}/slides/{deck}", get(files::deck_status))
+        .route("/classes/{id}/slide-images/{name}", get(files::slide_image))
+        .route("/classes/{id}/files/{file}", get(files::download_file))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<HttpState, _>(context, shell))
+        .layer(RequestBodyLimitLayer::new(max_body));
+    uploads
+        .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::same_origin))
         .layer(axum::middleware::from_fn(api_status::api_error_status))
         .layer(axum::middleware::from_fn(guard::security_headers))
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_addr))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -5,7 +5,8 @@ use super::state::Identity;
 use app::protocol::RoomRole;
 use lectern_core::AppState;
 use lectern_core::auth::Authenticated;
-use lectern_core::store::StoreError;
+use lectern_core::store::classes::ClassRecord;
+use lectern_core::store::{Store, StoreError};
 use lectern_model::Role;
 
 /// A participant let in, and the room they enter.
@@ -29,6 +30,27 @@ pub enum Refused {
     Store(#[from] StoreError),
 }
 
+/// What `me` is in a class: its teacher, a co-teacher, an enrolled student, or (for site
+/// admins) a moderator. `None`: none of these.
+pub async fn class_role(
+    store: &Store,
+    me: &Authenticated,
+    class: &ClassRecord,
+) -> Result<Option<RoomRole>, StoreError> {
+    let enrolment = store.enrolment_role(class.id, me.user.id).await?;
+    Ok(if class.teacher_id == me.user.id {
+        Some(RoomRole::Teacher)
+    } else if enrolment.as_deref() == Some("co_teacher") {
+        Some(RoomRole::CoTeacher)
+    } else if enrolment.as_deref() == Some("student") {
+        Some(RoomRole::Student)
+    } else if me.user.role == Role::Admin {
+        Some(RoomRole::Moderator)
+    } else {
+        None
+    })
+}
+
 /// Decide whether `me` may enter the room of `class_id` at `now`:
 /// - its teacher, its co-teachers and site admins (as moderators) at any time, to prepare;
 /// - its enrolled students from `join_opens_minutes_before` the start of an occurrence to its end,
@@ -36,16 +58,7 @@ pub enum Refused {
 pub async fn admit(app: &AppState, me: &Authenticated, class_id: i64, now: i64) -> Result<Admission, Refused> {
     let store = &app.store;
     let class = store.class_by_id(class_id).await?.ok_or(Refused::NotFound)?;
-    let enrolment = store.enrolment_role(class_id, me.user.id).await?;
-    let role = if class.teacher_id == me.user.id {
-        RoomRole::Teacher
-    } else if enrolment.as_deref() == Some("co_teacher") {
-        RoomRole::CoTeacher
-    } else if enrolment.as_deref() == Some("student") {
-        RoomRole::Student
-    } else if me.user.role == Role::Admin {
-        RoomRole::Moderator
-    } else {
+    let Some(role) = class_role(store, me, &class).await? else {
         return Err(Refused::Forbidden("Enrol in this class to join its live room.".into()));
     };
     if class.kind != "live" {

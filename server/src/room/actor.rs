@@ -8,9 +8,10 @@ use super::clients::{Audience, ClientSink, LocalClients, Outgoing};
 use super::media::{Announce, RoomMedia};
 use super::state::{ConnKey, Identity, PollState, Refusal, RoomState, check_poll, check_text};
 use crate::sfu::{Sfu, SfuEvent};
+use app::board::{BoardAction, SlideRef};
 use app::protocol::{
-    ChatMessage, ClientFrame, ClientMsg, ErrorCode, PROTOCOL_VERSION, PollOption, RoomRole, ServerMsg, UserId, Welcome,
-    close,
+    ChatMessage, ClientFrame, ClientMsg, ErrorCode, PROTOCOL_VERSION, PollOption, RoomRole, ServerMsg, SharedFile,
+    UserId, Welcome, close,
 };
 use lectern_core::store::room::{ChatRecord, Moderation, NewPoll, VoteOutcome};
 use lectern_core::{AppState, now_ms};
@@ -68,6 +69,8 @@ pub struct RoomActor {
     media: Option<RoomMedia>,
     media_events: Option<mpsc::UnboundedReceiver<SfuEvent>>,
     board: RoomBoard,
+    /// Files offered to the class as downloads.
+    files: Vec<SharedFile>,
 }
 
 /// How often the room closes media sessions whose participant did not come back.
@@ -91,6 +94,7 @@ impl RoomActor {
             remote,
             cut_off: Vec::new(),
             board,
+            files: Vec::new(),
             media,
             media_events,
         }
@@ -105,6 +109,10 @@ impl RoomActor {
         match RoomBoard::load(&self.app.store, self.setup.class_id, &self.app.config.room).await {
             Ok(board) => self.board = board,
             Err(err) => tracing::error!(class = self.setup.class_id, %err, "cannot load the room's whiteboard"),
+        }
+        match self.app.store.shared_media(self.setup.class_id).await {
+            Ok(files) => self.files = files.iter().map(crate::http::files::shared_file).collect(),
+            Err(err) => tracing::error!(class = self.setup.class_id, %err, "cannot load the class's shared files"),
         }
         let idle = Duration::from_secs(self.app.config.room.idle_close_seconds);
         let mut empty_since = Some(Instant::now());
@@ -281,6 +289,7 @@ impl RoomActor {
             polls: self.state.polls().iter().map(|p| p.view(who.user, staff)).collect(),
             media: self.media.as_ref().map(|m| m.setup()),
             board: Some(self.board.board().snapshot()),
+            files: self.files.clone(),
         };
         self.send(Audience::Conn(key), &ServerMsg::Welcome(Box::new(welcome)));
         if let super::state::Joined::Arrived(participant) = arrived {
@@ -524,7 +533,10 @@ impl RoomActor {
             ClientMsg::MediaOffer { .. } | ClientMsg::MediaView { .. } | ClientMsg::MediaLeave => {
                 Err(Refusal::invalid("Media messages are handled per connection."))
             }
-            ClientMsg::Board { op } => {
+            ClientMsg::Board { mut op } => {
+                if let BoardAction::InsertSlides { deck, slides, .. } = &mut op.action {
+                    *slides = self.ready_slides(*deck).await?;
+                }
                 if let Some(op) = self.board.apply(&self.app.store, class_id, who, op, now).await? {
                     self.send(Audience::Everyone, &ServerMsg::Board { by: who.user, op });
                 }
@@ -541,6 +553,31 @@ impl RoomActor {
                     return Err(Refusal::invalid("A pointer position is two finite numbers."));
                 }
                 self.send(Audience::Everyone, &ServerMsg::Laser { user: who.user, page, at });
+                Ok(())
+            }
+            ClientMsg::ShareFile { file } => {
+                require_staff(who, "share files")?;
+                let store = &self.app.store;
+                if !store.set_media_shared(class_id, file, true).await.map_err(internal)? {
+                    return Err(Refusal::new(ErrorCode::NotFound, "There is no such file in this class."));
+                }
+                let record = store.media_in_class(class_id, file).await.map_err(internal)?;
+                let Some(record) = record else {
+                    return Err(Refusal::new(ErrorCode::NotFound, "There is no such file in this class."));
+                };
+                let shared = crate::http::files::shared_file(&record);
+                self.files.retain(|f| f.id != file);
+                self.files.push(shared.clone());
+                self.send(Audience::Everyone, &ServerMsg::FileShared { file: shared });
+                Ok(())
+            }
+            ClientMsg::UnshareFile { file } => {
+                require_staff(who, "stop sharing files")?;
+                if !self.app.store.set_media_shared(class_id, file, false).await.map_err(internal)? {
+                    return Err(Refusal::new(ErrorCode::NotFound, "There is no such file in this class."));
+                }
+                self.files.retain(|f| f.id != file);
+                self.send(Audience::Everyone, &ServerMsg::FileUnshared { file });
                 Ok(())
             }
             ClientMsg::Block { user, reason } => {
@@ -659,6 +696,22 @@ fn chat_message(r: ChatRecord) -> ChatMessage {
         thread: r.recipient_id,
         body: r.body,
         at: r.created_at,
+    }
+}
+
+impl RoomActor {
+    /// A deck of this class that finished rendering, as the board's slides.
+    async fn ready_slides(&self, deck: i64) -> Result<Vec<SlideRef>, Refusal> {
+        let class_id = self.setup.class_id;
+        let store = &self.app.store;
+        let record = store.deck_in_class(class_id, deck).await.map_err(internal)?;
+        match record {
+            Some(record) if record.status == "ready" => {}
+            Some(_) => return Err(Refusal::new(ErrorCode::Invalid, "Those slides are not ready.")),
+            None => return Err(Refusal::new(ErrorCode::NotFound, "There are no such slides in this class.")),
+        }
+        let slides = store.deck_slides(deck).await.map_err(internal)?;
+        Ok(crate::slides::slide_refs(class_id, &slides))
     }
 }
 

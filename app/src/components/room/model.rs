@@ -5,7 +5,7 @@
 use crate::board::{Actor, Board, BoardLimits, PageId};
 use crate::protocol::{
     ChatMessage, MediaSetup, MediaSource, MediaTrack, MessageId, Participant, Poll, PollId, Reaction, RoomRole,
-    ServerMsg, UserId, VideoQuality, ViewSlot, Welcome,
+    ServerMsg, SharedFile, UserId, VideoQuality, ViewSlot, Welcome,
 };
 
 /// Chat messages kept on the page; older ones scroll away (they stay on the server).
@@ -90,6 +90,8 @@ pub struct RoomModel {
     pub board: Board,
     /// Laser pointers shown now: who, on which page, where.
     pub lasers: Vec<(UserId, PageId, [f32; 2])>,
+    /// Files offered to the class as downloads, oldest first.
+    pub files: Vec<SharedFile>,
     next_seq: u64,
 }
 
@@ -186,6 +188,11 @@ impl RoomModel {
                     self.lasers.push((user, page, at));
                 }
             }
+            ServerMsg::FileShared { file } => {
+                self.files.retain(|f| f.id != file.id);
+                self.files.push(file);
+            }
+            ServerMsg::FileUnshared { file } => self.files.retain(|f| f.id != file),
             ServerMsg::Ack { .. } => {}
             ServerMsg::Error { message, .. } => self.notice = Some(message),
         }
@@ -215,6 +222,7 @@ impl RoomModel {
             self.board = Board::from_snapshot(board);
         }
         self.lasers.clear();
+        self.files = welcome.files;
         if resumed {
             // Keep what we had, drop what was deleted meanwhile, add what we missed.
             self.chat.retain(|m| !welcome.deleted.contains(&m.id));
@@ -630,6 +638,7 @@ mod tests {
             polls: vec![],
             media: None,
             board: None,
+            files: vec![],
         }))
     }
 

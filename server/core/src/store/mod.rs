@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub mod audit;
 pub mod board;
 pub mod classes;
+pub mod files;
 pub mod room;
 pub mod schedule;
 pub mod sessions;

@@ -1,0 +1,1 @@
+//! The annotated export (later).

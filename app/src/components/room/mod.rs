@@ -5,12 +5,16 @@
 //! - [`connection`]: the WebSocket, with reconnection and resume.
 //! - [`media`]: live audio and video (stage, tiles, camera and microphone, screen share).
 //!
-//! The whiteboard joins this page in its own issue.
+//! - [`board`]: the whiteboard, with PDF slides.
+//! - [`files`]: files the teachers offer as downloads.
 
 pub mod board;
 pub mod connection;
+mod files;
 pub mod media;
 pub mod model;
+#[cfg(feature = "hydrate")]
+mod upload;
 
 use crate::protocol::text::{Segment, segments};
 use crate::protocol::{ChatMessage, ClientMsg, OptionId, PollKind, PollResults, Reaction, RoomRole, UserId};
@@ -42,11 +46,12 @@ pub fn LiveRoom(class_id: i64) -> impl IntoView {
             <Show when=move || ended.with(Option::is_none)>
                 <Notice/>
                 <media::view::MediaArea/>
-                <board::Whiteboard/>
+                <board::Whiteboard class_id/>
                 <div class="room-grid">
                     <Participants/>
                     <Chat/>
                     <Polls/>
+                    <files::SharedFiles class_id/>
                 </div>
             </Show>
         </div>

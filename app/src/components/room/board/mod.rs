@@ -79,10 +79,16 @@ fn new_id(user: UserId) -> String {
     format!("{user}-{clock:x}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
+/// How often the teacher's browser asks how far a PDF's rendering has got.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const DECK_POLL_MS: i32 = 400;
+
 #[component]
-pub fn Whiteboard() -> impl IntoView {
+pub fn Whiteboard(class_id: i64) -> impl IntoView {
     let client = client();
     let model = client.model;
+    // What the last PDF upload is doing ("Preparing slides: 3 of 20 pages"), or why it failed.
+    let slides_status = RwSignal::new(None::<String>);
     let tool = RwSignal::new(ToolKind::Pen);
     let color = RwSignal::new(COLORS[1].0.to_owned());
     let width = RwSignal::new(WIDTHS[1].0);
@@ -134,9 +140,11 @@ pub fn Whiteboard() -> impl IntoView {
         }
     };
 
-    // Repaint whenever the board, the pointers or the gesture in progress change.
+    // Repaint whenever the board, the pointers, the gesture in progress or a slide's picture
+    // (once loaded) change.
     #[cfg(feature = "hydrate")]
     {
+        let slide_images = paint::SlideImages::new();
         let repaint = move || {
             let Some(element) = canvas.get_untracked() else { return };
             let preview = gesture.with_untracked(|g| match g {
@@ -161,11 +169,21 @@ pub fn Whiteboard() -> impl IntoView {
                     .map(|s| if chosen.contains(&s.id) { moved_in_order.next().unwrap_or(s) } else { *s })
                     .collect();
                 let boxes: Vec<_> = moved.iter().map(Shape::bounds).collect();
-                paint::paint(&element, m.board.page_size(current), &shapes, preview.as_ref(), &lasers, &boxes);
+                let slide = m.board.slide(current).and_then(|s| slide_images.ready(&s.image));
+                let scene = paint::Scene {
+                    page_size: m.board.page_size(current),
+                    slide: slide.as_ref(),
+                    shapes: &shapes,
+                    preview: preview.as_ref(),
+                    lasers: &lasers,
+                    selection: &boxes,
+                };
+                paint::paint(&element, &scene);
             });
         };
         Effect::new(move |_| {
             model.track();
+            slide_images.track();
             gesture.track();
             selected.track();
             canvas.track();
@@ -385,6 +403,59 @@ pub fn Whiteboard() -> impl IntoView {
         }
     };
     let add_page = move |_| send.run((BoardAction::AddPage { after: Some(page.get_untracked()), page: 0 }, false));
+    // A PDF becomes slides after the current page: upload it, follow its rendering, then insert
+    // the deck and show its first slide.
+    let on_pdf = move |e: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use super::upload;
+            let Some(file) = upload::take_file(&e) else { return };
+            slides_status.set(Some(format!("Uploading {}…", file.name())));
+            leptos::task::spawn_local(async move {
+                let deck = match upload::post_file(&format!("/classes/{class_id}/slides"), &file).await {
+                    Ok(reply) => reply["deck"]["id"].as_i64(),
+                    Err(why) => return slides_status.set(Some(why)),
+                };
+                let Some(deck) = deck else {
+                    return slides_status.set(Some("The server's answer was not understood.".into()));
+                };
+                loop {
+                    upload::sleep(DECK_POLL_MS).await;
+                    let state = upload::get_json(&format!("/classes/{class_id}/slides/{deck}")).await;
+                    let state: crate::protocol::SlideDeck = match state.map(serde_json::from_value) {
+                        Ok(Ok(state)) => state,
+                        Ok(Err(_)) => return slides_status.set(Some("The server's answer was not understood.".into())),
+                        Err(why) => return slides_status.set(Some(why)),
+                    };
+                    match state.status {
+                        crate::protocol::DeckStatus::Rendering if state.pages > 0 => slides_status
+                            .set(Some(format!("Preparing slides: {} of {} pages", state.done, state.pages))),
+                        crate::protocol::DeckStatus::Rendering => slides_status.set(Some("Opening the PDF…".into())),
+                        crate::protocol::DeckStatus::Failed => {
+                            return slides_status
+                                .set(Some(state.error.unwrap_or_else(|| "The PDF could not be used.".into())));
+                        }
+                        crate::protocol::DeckStatus::Ready => break,
+                    }
+                }
+                // The server keeps the first page id we ask for when it is free (the next one).
+                let first = model.with_untracked(|m| m.board.page_ids().into_iter().max().unwrap_or(0) + 1);
+                let after = Some(page.get_untracked());
+                send.run((BoardAction::InsertSlides { after, deck, slides: Vec::new(), first }, false));
+                send.run((BoardAction::ShowPage { page: first }, false));
+                slides_status.set(None);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (e, class_id);
+    };
+    // The page as shown, as a PNG download.
+    let save_png = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(element) = canvas.get_untracked() {
+            paint::download_png(&element, &format!("page-{}.png", position.get_untracked().0));
+        }
+    };
     let clear = move |_| send.run((BoardAction::Clear { page: page.get_untracked() }, true));
     let set_access = move |e: leptos::ev::Event| {
         let value = event_target_value(&e);
@@ -476,8 +547,18 @@ pub fn Whiteboard() -> impl IntoView {
                 <Show when=move || staff.get()>
                     <button type="button" class="tool" on:click=move |_| go(1) disabled=move || at_last.get()>"Next page"</button>
                     <button type="button" class="tool" on:click=add_page>"Add a blank page"</button>
+                    <label class="tool file-pick">"Add PDF slides"
+                        <input type="file" accept=".pdf,application/pdf" class="visually-hidden"
+                            data-testid="slides-file" on:change=on_pdf/>
+                    </label>
                 </Show>
+                <span class="board-export">
+                    <button type="button" class="tool" on:click=save_png>"Save page as PNG"</button>
+                    <a class="tool" href=format!("/classes/{class_id}/board.pdf") download="board.pdf"
+                        data-testid="board-pdf">"Download as PDF"</a>
+                </span>
             </nav>
+            {move || slides_status.get().map(|s| view! { <p class="board-note" role="status" data-testid="slides-status">{s}</p> })}
         </section>
     }
 }

@@ -3,22 +3,32 @@
 //! parsed as markup.
 
 use crate::board::{Shape, Tool};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use leptos::prelude::*;
+use std::collections::HashMap;
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
 
 /// How see-through the highlighter is.
 const HIGHLIGHTER_ALPHA: f64 = 0.35;
 const LASER_COLOR: &str = "#ef233c";
 const SELECTION_COLOR: &str = "#2563eb";
 
+/// What one repaint shows.
+pub struct Scene<'a> {
+    pub page_size: (f32, f32),
+    /// The page's slide picture, once loaded.
+    pub slide: Option<&'a HtmlImageElement>,
+    pub shapes: &'a [&'a Shape],
+    /// The drawing in progress.
+    pub preview: Option<&'a Shape>,
+    pub lasers: &'a [[f32; 2]],
+    /// Frames around the selected drawings.
+    pub selection: &'a [([f32; 2], [f32; 2])],
+}
+
 /// Size the canvas to its box (sharp on high-density screens) and draw the page.
-pub fn paint(
-    canvas: &HtmlCanvasElement,
-    page_size: (f32, f32),
-    shapes: &[&Shape],
-    preview: Option<&Shape>,
-    lasers: &[[f32; 2]],
-    selection: &[([f32; 2], [f32; 2])],
-) {
+pub fn paint(canvas: &HtmlCanvasElement, scene: &Scene) {
+    let Scene { page_size, slide, shapes, preview, lasers, selection } = *scene;
     let Some(ctx) = context(canvas) else { return };
     let css_width = f64::from(canvas.client_width().max(1));
     let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
@@ -34,6 +44,10 @@ pub fn paint(
     ctx.set_fill_style_str("#ffffff");
     ctx.fill_rect(0.0, 0.0, pixel_width, pixel_height);
     let _ = ctx.set_transform(scale, 0.0, 0.0, scale, 0.0, 0.0);
+    if let Some(image) = slide {
+        ctx.set_image_smoothing_enabled(true);
+        let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(image, 0.0, 0.0, w, h);
+    }
     ctx.set_line_cap("round");
     ctx.set_line_join("round");
     // Highlighter under the ink, as on paper.
@@ -68,8 +82,57 @@ pub fn paint(
     }
 }
 
+/// Slide pictures, loaded once each; a repaint follows each one's arrival.
+#[derive(Clone, Copy)]
+pub struct SlideImages {
+    images: StoredValue<HashMap<String, HtmlImageElement>, LocalStorage>,
+    loaded: RwSignal<u32>,
+}
+
+impl SlideImages {
+    pub fn new() -> Self {
+        Self { images: StoredValue::new_local(HashMap::new()), loaded: RwSignal::new(0) }
+    }
+
+    /// Repaint when a picture arrives.
+    pub fn track(&self) {
+        self.loaded.track();
+    }
+
+    /// The picture at `url` if it has loaded; starts loading it otherwise.
+    pub fn ready(&self, url: &str) -> Option<HtmlImageElement> {
+        let image = match self.images.with_value(|images| images.get(url).cloned()) {
+            Some(image) => image,
+            None => {
+                let image = HtmlImageElement::new().ok()?;
+                let loaded = self.loaded;
+                let on_load = wasm_bindgen::closure::Closure::once_into_js(move || loaded.update(|n| *n += 1));
+                image.set_onload(Some(on_load.unchecked_ref()));
+                image.set_src(url);
+                self.images.update_value(|images| {
+                    images.insert(url.to_owned(), image.clone());
+                });
+                image
+            }
+        };
+        (image.complete() && image.natural_width() > 0).then_some(image)
+    }
+}
+
+/// Offer the canvas as it is as a PNG download.
+pub fn download_png(canvas: &HtmlCanvasElement, name: &str) {
+    let Ok(url) = canvas.to_data_url_with_type("image/png") else { return };
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(link) = document.create_element("a").ok().and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    else {
+        return;
+    };
+    link.set_href(&url);
+    link.set_download(name);
+    link.click();
+}
+
 fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    use wasm_bindgen::JsCast;
     canvas.get_context("2d").ok().flatten()?.dyn_into::<CanvasRenderingContext2d>().ok()
 }
 

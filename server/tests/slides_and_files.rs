@@ -184,6 +184,18 @@ async fn a_pdf_becomes_slides_on_the_board(db: &TestDb) {
     assert_eq!(board.pages.len(), 4);
     assert_eq!(board.pages[2].slide.as_ref(), Some(&slides[1]));
     assert_eq!(board.pages[2].shapes.len(), 1);
+
+    // Everyone in the class can take the annotated board away as one PDF: four pages.
+    let export = format!("/classes/{}/board.pdf", class.id);
+    let res = http.get(Some(student), &export).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.starts_with("attachment; filename=\"Live algebra - whiteboard.pdf\""), "{disposition}");
+    let pdf = res.bytes().await.unwrap().to_vec();
+    let limits = lectern_core::slides::RenderLimits { max_pages: 10, width_px: 100, max_pixels: 1_000_000 };
+    assert_eq!(lectern_core::slides::page_count(&pdf, &limits), Ok(4));
+    assert_eq!(http.get(Some(&outsider), &export).await.status(), StatusCode::NOT_FOUND);
 }
 
 async fn hostile_pdfs_are_refused_in_time_and_leave_nothing(db: &TestDb) {

@@ -155,6 +155,22 @@ impl Tool {
     }
 }
 
+/// A pen segment's width at pressure `p` (0 to 1): half the stroke's width at no pressure, one
+/// and a half at full. The canvas and the PDF export draw with this.
+pub fn pen_width(width: f32, p: f32) -> f32 {
+    width * (0.5 + p.clamp(0.0, 1.0))
+}
+
+/// The two ends of an arrow's head (it points at `to`).
+pub fn arrow_head(from: [f32; 2], to: [f32; 2], width: f32) -> [[f32; 2]; 2] {
+    let angle = (to[1] - from[1]).atan2(to[0] - from[0]);
+    let head = (width * 4.0).max(12.0);
+    [-0.45f32, 0.45].map(|side| [to[0] - head * (angle + side).cos(), to[1] - head * (angle + side).sin()])
+}
+
+/// Lines of text are this many times the text's size apart.
+pub const TEXT_LINE_HEIGHT: f32 = 1.2;
+
 /// A slide a page shows under its drawings (a page without one is blank).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlideRef {

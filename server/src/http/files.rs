@@ -61,6 +61,7 @@ impl IntoResponse for FileError {
 struct Caller {
     me: Authenticated,
     class_id: i64,
+    class_title: String,
     role: RoomRole,
 }
 
@@ -85,7 +86,7 @@ async fn caller(state: &HttpState, headers: &HeaderMap, id: &str) -> Result<Call
     if !role.is_staff() && app.store.active_block(class_id, me.user.id).await?.is_some() {
         return Err(FileError::NotFound);
     }
-    Ok(Caller { me, class_id, role })
+    Ok(Caller { me, class_id, class_title: class.title, role })
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +285,20 @@ pub async fn download_file(
     let path = files.path(&media.stored_name).ok_or(FileError::NotFound)?;
     let bytes = tokio::fs::read(&path).await.map_err(|_| FileError::NotFound)?;
     Ok(attachment(bytes, &media.content_type, &media.original_name))
+}
+
+/// `GET /classes/{id}/board.pdf` (anyone in the class): the board as it stands, every page with
+/// its slide and drawings, as one PDF.
+pub async fn board_pdf(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, FileError> {
+    let caller = caller(&state, &headers, &id).await?;
+    let board = crate::room::board::RoomBoard::replay(&state.app.store, caller.class_id).await?;
+    let pdf = state.slides.export(caller.class_id, board).await.map_err(|e| FileError::Internal(e.to_string()))?;
+    let name = uploads::display_name(&format!("{} - whiteboard.pdf", caller.class_title), FileType::Pdf);
+    Ok(attachment(pdf, "application/pdf", &name))
 }
 
 /// A download: `Content-Disposition: attachment` with the name in plain ASCII and in full

@@ -93,6 +93,7 @@ pub fn router_with_rooms(app: AppState, rooms: Arc<RoomHub>) -> Router {
         .route("/classes/{id}/slides/{deck}", get(files::deck_status))
         .route("/classes/{id}/slide-images/{name}", get(files::slide_image))
         .route("/classes/{id}/files/{file}", get(files::download_file))
+        .route("/classes/{id}/board.pdf", get(files::board_pdf))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let leptos = leptos.clone();
             move || shell(leptos.clone())

@@ -18,9 +18,9 @@ impl RoomBoard {
         Ok(Self { board: Self::replay(store, class_id).await?, limits: limits(config) })
     }
 
-    /// An entry that no longer decodes or applies is skipped (and logged), so one bad row
-    /// cannot keep a class from its board.
-    async fn replay(store: &Store, class_id: i64) -> Result<Board, StoreError> {
+    /// A class's board as its log leaves it. An entry that no longer decodes or applies is
+    /// skipped (and logged), so one bad row cannot keep a class from its board.
+    pub async fn replay(store: &Store, class_id: i64) -> Result<Board, StoreError> {
         let mut board = Board::default();
         for record in store.board_ops(class_id).await? {
             let replayed = serde_json::from_str::<BoardOp>(&record.body).map_err(|e| e.to_string()).and_then(|op| {

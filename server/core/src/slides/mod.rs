@@ -1,10 +1,8 @@
-//! PDF slides: a PDF's pages rendered to PNG images with hayro, and the annotated export.
+//! PDF slides: a PDF's pages rendered to PNG images with hayro.
 //!
 //! Rendering runs in a child process (`lectern render-slides`, driven from the server crate)
 //! with its own memory and CPU limits, so a PDF made to exhaust either, or one that crashes the
 //! renderer, costs that process and never the server. This module is what the child runs.
-
-pub mod export;
 
 use hayro::hayro_interpret::InterpreterSettings;
 use hayro::hayro_syntax::{LoadPdfError, Pdf};

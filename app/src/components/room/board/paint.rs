@@ -2,7 +2,7 @@
 //! transform, so a page looks the same at any size. Texts are drawn as text (`fillText`), never
 //! parsed as markup.
 
-use crate::board::{Shape, Tool};
+use crate::board::{Shape, TEXT_LINE_HEIGHT, Tool, arrow_head, pen_width};
 use leptos::prelude::*;
 use std::collections::HashMap;
 use wasm_bindgen::JsCast;
@@ -151,14 +151,14 @@ fn draw(ctx: &CanvasRenderingContext2d, shape: &Shape) {
                 let _ = ctx.arc(
                     f64::from(only[0]),
                     f64::from(only[1]),
-                    width * pressure(only[2]) / 2.0,
+                    f64::from(pen_width(shape.width, only[2])) / 2.0,
                     0.0,
                     std::f64::consts::TAU,
                 );
                 ctx.fill();
             }
             for pair in points.windows(2) {
-                ctx.set_line_width(width * pressure(pair[1][2]));
+                ctx.set_line_width(f64::from(pen_width(shape.width, pair[1][2])));
                 ctx.begin_path();
                 ctx.move_to(f64::from(pair[0][0]), f64::from(pair[0][1]));
                 ctx.line_to(f64::from(pair[1][0]), f64::from(pair[1][1]));
@@ -181,11 +181,9 @@ fn draw(ctx: &CanvasRenderingContext2d, shape: &Shape) {
             ctx.move_to(x0, y0);
             ctx.line_to(x1, y1);
             if matches!(shape.tool, Tool::Arrow { .. }) {
-                let angle = (y1 - y0).atan2(x1 - x0);
-                let head = (width * 4.0).max(12.0);
-                for side in [-0.45f64, 0.45] {
+                for end in arrow_head(*from, *to, shape.width) {
                     ctx.move_to(x1, y1);
-                    ctx.line_to(x1 - head * (angle + side).cos(), y1 - head * (angle + side).sin());
+                    ctx.line_to(f64::from(end[0]), f64::from(end[1]));
                 }
             }
             ctx.stroke();
@@ -213,13 +211,12 @@ fn draw(ctx: &CanvasRenderingContext2d, shape: &Shape) {
             ctx.set_font(&format!("{size}px system-ui, sans-serif"));
             ctx.set_text_baseline("top");
             for (i, line) in text.lines().enumerate() {
-                let _ = ctx.fill_text(line, f64::from(at[0]), f64::from(at[1]) + i as f64 * size * 1.2);
+                let _ = ctx.fill_text(
+                    line,
+                    f64::from(at[0]),
+                    f64::from(at[1]) + i as f64 * size * f64::from(TEXT_LINE_HEIGHT),
+                );
             }
         }
     }
-}
-
-/// A pen's width factor: half width at no pressure, one and a half at full.
-fn pressure(p: f32) -> f64 {
-    0.5 + f64::from(p.clamp(0.0, 1.0))
 }

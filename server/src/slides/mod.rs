@@ -8,6 +8,8 @@
 //! the child when the time limit passes, and reads a crash as a refusal: a hostile PDF costs
 //! one child process, never the server.
 
+pub mod export;
+
 use app::board::{BLANK_PAGE, SlideRef};
 use clap::Args;
 use lectern_core::config::UploadsConfig;
@@ -125,6 +127,8 @@ pub struct SlideRenderer {
     memory_mib: u64,
     time_limit: Duration,
     turns: Semaphore,
+    /// Exports at once: each holds a board's slide pictures in memory.
+    exports: Semaphore,
 }
 
 /// How a rendering ended, besides success.
@@ -155,6 +159,7 @@ impl SlideRenderer {
             memory_mib: config.pdf_render_memory_mib,
             time_limit: Duration::from_secs(config.pdf_render_seconds),
             turns: Semaphore::new(config.pdf_renders_at_once),
+            exports: Semaphore::new(config.pdf_renders_at_once.max(2)),
         })
     }
 
@@ -269,6 +274,17 @@ impl SlideRenderer {
         // `out_dir` goes with anything left in it.
         slides.iter().for_each(|s| self.files.remove(&s.image_name));
         result
+    }
+
+    /// The board of class `class_id` as one PDF (see [`export`]), made off the async runtime.
+    pub async fn export(&self, class_id: i64, board: app::board::Board) -> Result<Vec<u8>, RenderError> {
+        let _turn = self.exports.acquire().await.map_err(|e| RenderError::Internal(e.to_string()))?;
+        let files = self.files.clone();
+        let prefix = format!("/classes/{class_id}/slide-images/");
+        let made = tokio::task::spawn_blocking(move || {
+            export::board_pdf(&board, |url| files.path(url.strip_prefix(&prefix)?))
+        });
+        made.await.map_err(|e| RenderError::Internal(format!("the export failed: {e}")))
     }
 
     /// Move the child's `<number>.png` to a generated name. The child says which page it wrote;

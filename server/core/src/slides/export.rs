@@ -1,1 +1,0 @@
-//! The annotated export (later).

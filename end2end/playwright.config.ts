@@ -56,6 +56,7 @@ export default defineConfig({
       LECTERN_LOG__FILTER: "warn",
       LECTERN_MEDIA__UDP_PORT: "0",
       LECTERN_MEDIA__BIND_IP: "127.0.0.1",
+      LECTERN_UPLOADS__DIR: "end2end/.data/files",
     },
   },
 });

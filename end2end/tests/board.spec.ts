@@ -1,22 +1,5 @@
-import { expect, test, type Locator, type Page } from "@playwright/test";
-import { enterRoom, teacherAndStudent } from "./helpers";
-
-/** Drag the mouse across a canvas, from and to fractions of its size. */
-async function stroke(page: Page, canvas: Locator, from: [number, number], to: [number, number]) {
-  await canvas.scrollIntoViewIfNeeded();
-  const box = await canvas.boundingBox();
-  if (!box) throw new Error("the canvas is not on screen");
-  await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
-  await page.mouse.down();
-  for (let i = 1; i <= 12; i++) {
-    const t = i / 12;
-    await page.mouse.move(
-      box.x + box.width * (from[0] + (to[0] - from[0]) * t),
-      box.y + box.height * (from[1] + (to[1] - from[1]) * t),
-    );
-  }
-  await page.mouse.up();
-}
+import { expect, test, type Locator } from "@playwright/test";
+import { enterRoom, stroke, teacherAndStudent } from "./helpers";
 
 /** Pixels on a canvas that are not white: ink. */
 async function inked(canvas: Locator): Promise<number> {

@@ -154,3 +154,20 @@ export async function keepSockets(context: BrowserContext) {
     w.WebSocket = Patched;
   });
 }
+
+/** Drag the mouse across a canvas, from and to fractions of its size. */
+export async function stroke(page: Page, canvas: Locator, from: [number, number], to: [number, number]) {
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
+  if (!box) throw new Error("the canvas is not on screen");
+  await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
+  await page.mouse.down();
+  for (let i = 1; i <= 12; i++) {
+    const t = i / 12;
+    await page.mouse.move(
+      box.x + box.width * (from[0] + (to[0] - from[0]) * t),
+      box.y + box.height * (from[1] + (to[1] - from[1]) * t),
+    );
+  }
+  await page.mouse.up();
+}

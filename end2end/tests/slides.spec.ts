@@ -1,5 +1,5 @@
-import { expect, test, type Locator, type Page } from "@playwright/test";
-import { enterRoom, teacherAndStudent } from "./helpers";
+import { expect, test, type Locator } from "@playwright/test";
+import { enterRoom, stroke, teacherAndStudent } from "./helpers";
 
 /**
  * A small PDF made here: one 16:9 page per colour, filled with it, with "Slide N" in Helvetica.
@@ -28,23 +28,6 @@ function slidesPdf(colours: [number, number, number][]): Buffer {
   for (let id = 1; id < objects.length; id++) pdf += `${String(offsets[id]).padStart(10, "0")} 00000 n \n`;
   pdf += `trailer\n<< /Size ${objects.length} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(pdf, "latin1");
-}
-
-/** Drag the mouse across a canvas, from and to fractions of its size. */
-async function stroke(page: Page, canvas: Locator, from: [number, number], to: [number, number]) {
-  await canvas.scrollIntoViewIfNeeded();
-  const box = await canvas.boundingBox();
-  if (!box) throw new Error("the canvas is not on screen");
-  await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
-  await page.mouse.down();
-  for (let i = 1; i <= 12; i++) {
-    const t = i / 12;
-    await page.mouse.move(
-      box.x + box.width * (from[0] + (to[0] - from[0]) * t),
-      box.y + box.height * (from[1] + (to[1] - from[1]) * t),
-    );
-  }
-  await page.mouse.up();
 }
 
 /** The colour of a canvas's pixel at fractions of its size. */

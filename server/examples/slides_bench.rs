@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Prints one line per run and the median. Options: `--pages N`, `--runs N`, `--width PX`
-//! (default: the config default, 1920), `--renderer PATH` (default: the `lectern` binary next to
-//! this example's folder).
+//! (default: the config default, 1920), `--image-px N` and `--text-lines N` (the picture's side
+//! and the body text on each slide; default 64 and 3), `--renderer PATH` (default: the `lectern`
+//! binary next to this example's folder).
 
 use lectern_core::config::UploadsConfig;
 use lectern_core::sample_pdfs;
@@ -38,7 +39,9 @@ async fn main() {
 
     let dir = tempfile::tempdir().expect("a temporary folder");
     let pdf_path = dir.path().join("lecture.pdf");
-    let pdf = sample_pdfs::lecture(pages);
+    let image_px: u32 = arg(&args, "--image-px").unwrap_or(64);
+    let text_lines: usize = arg(&args, "--text-lines").unwrap_or(3);
+    let pdf = sample_pdfs::lecture_sized(pages, image_px, text_lines);
     std::fs::write(&pdf_path, &pdf).expect("write the PDF");
     let config = UploadsConfig {
         dir: dir.path().join("files"),
@@ -48,7 +51,8 @@ async fn main() {
         ..defaults
     };
     println!(
-        "{pages}-page PDF ({} KB), {width} px wide slides, renderer {}, limits: {} s, {} MiB",
+        "{pages}-page PDF ({} KB; a {image_px} px picture and {text_lines} lines of text a slide), {width} px wide \
+         slides, renderer {}, limits: {} s, {} MiB",
         pdf.len() / 1024,
         renderer.display(),
         config.pdf_render_seconds,

@@ -10,23 +10,6 @@ use common::room::*;
 use lectern_core::on_both_databases;
 use lectern_core::testing::TestDb;
 
-fn op(id: &str, action: BoardAction) -> ClientMsg {
-    ClientMsg::Board { op: BoardOp { id: id.into(), action } }
-}
-
-fn stroke(page: i64, id: &str, x: f32) -> BoardAction {
-    BoardAction::Draw {
-        page,
-        shape: Shape {
-            id: id.into(),
-            author: 0,
-            color: "#d62828".into(),
-            width: 4.0,
-            tool: Tool::Pen { points: vec![[x, 100.0, 0.4], [x + 50.0, 140.0, 0.8]] },
-        },
-    }
-}
-
 /// The next `board` message a client receives: (who, the op as applied).
 async fn next_board(client: &mut Client) -> (i64, BoardOp) {
     client

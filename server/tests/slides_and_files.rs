@@ -22,7 +22,7 @@ fn config() -> Config {
     let mut config = Config::default();
     config.uploads.pdf_renderer = Some(env!("CARGO_BIN_EXE_lectern").into());
     config.uploads.pdf_max_pages = 20;
-    config.uploads.pdf_render_seconds = 3;
+    config.uploads.pdf_render_seconds = 5;
     config.uploads.pdf_render_memory_mib = 512;
     config.uploads.max_file_bytes = 256 * 1024;
     config
@@ -82,23 +82,6 @@ impl Http {
 
 fn deck_of(reply: &serde_json::Value) -> SlideDeck {
     serde_json::from_value(reply["deck"].clone()).unwrap_or_else(|e| panic!("no deck in {reply}: {e}"))
-}
-
-fn stroke(page: i64, id: &str) -> BoardAction {
-    BoardAction::Draw {
-        page,
-        shape: Shape {
-            id: id.into(),
-            author: 0,
-            color: "#d62828".into(),
-            width: 6.0,
-            tool: Tool::Pen { points: vec![[200.0, 300.0, 0.5], [900.0, 600.0, 0.5]] },
-        },
-    }
-}
-
-fn op(id: &str, action: BoardAction) -> ClientMsg {
-    ClientMsg::Board { op: BoardOp { id: id.into(), action } }
 }
 
 async fn next_board(client: &mut Client) -> BoardOp {
@@ -172,7 +155,7 @@ async fn a_pdf_becomes_slides_on_the_board(db: &TestDb) {
     // The teacher draws on slide 2; the student sees it there, and so does a late joiner.
     let slide2 = first + 1;
     teacher.request(op("t-3", BoardAction::ShowPage { page: slide2 })).await.unwrap();
-    teacher.request(op("t-4", stroke(slide2, "s-1"))).await.unwrap();
+    teacher.request(op("t-4", stroke(slide2, "s-1", 200.0))).await.unwrap();
     let drawn = anna.until(|m| match m {
         ServerMsg::Board { op: BoardOp { action: BoardAction::Draw { page, .. }, .. }, .. } => Some(page),
         _ => None,
@@ -218,8 +201,8 @@ async fn hostile_pdfs_are_refused_in_time_and_leave_nothing(db: &TestDb) {
         ("noise.pdf", sample_pdfs::garbage(), &["could not be read"]),
         ("long.pdf", sample_pdfs::many_pages(21), &["21 pages", "at most 20"]),
         ("tall.pdf", sample_pdfs::towering_page(), &["too large"]),
-        // A million fills from 2 KB: most of a minute of work, stopped at the 3 s limit.
-        ("slow.pdf", sample_pdfs::slow(10, 6), &["longer than 3 seconds"]),
+        // A million fills from 2 KB: most of a minute of work, stopped at the 5 s limit.
+        ("slow.pdf", sample_pdfs::slow(10, 6), &["longer than 5 seconds"]),
     ];
     for (name, pdf, reasons) in cases {
         let started = Instant::now();
@@ -230,7 +213,7 @@ async fn hostile_pdfs_are_refused_in_time_and_leave_nothing(db: &TestDb) {
         assert_eq!(deck.status, DeckStatus::Failed, "{name}");
         let error = deck.error.unwrap_or_default();
         assert!(reasons.iter().all(|r| error.contains(r)), "{name}: {error}");
-        assert!(took < Duration::from_secs(10), "{name} took {took:?}");
+        assert!(took < Duration::from_secs(15), "{name} took {took:?}");
     }
     // Ten million fills, and an image claiming 30,000² pixels: refused (or, for the image,
     // rendered) within the limit, and the server carries on.

@@ -13,6 +13,12 @@ fn deflate(data: &[u8]) -> Vec<u8> {
 /// A PDF of `pages` slides. Each has a title and body text in Helvetica, filled and stroked
 /// shapes, a curve, and a photo-like RGB image (one image object shared by every page).
 pub fn lecture(pages: usize) -> Vec<u8> {
+    lecture_sized(pages, 64, 3)
+}
+
+/// [`lecture`] with an `image_px`-square picture and `text_lines` lines of body text on each
+/// slide (the benchmark's heavier deck).
+pub fn lecture_sized(pages: usize, image_px: u32, text_lines: usize) -> Vec<u8> {
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
@@ -28,9 +34,17 @@ pub fn lecture(pages: usize) -> Vec<u8> {
     pdf.pages(tree).kids(page_ids.iter().map(|(page, _)| *page)).count(pages as i32);
     pdf.type1_font(font).base_font(Name(b"Helvetica"));
 
-    let (w, h) = (64u32, 64u32);
-    let pixels: Vec<u8> =
-        (0..w * h).flat_map(|i| [(i % w * 4) as u8, (i / w * 4) as u8, ((i % w + i / w) * 2) as u8]).collect();
+    let (w, h) = (image_px.max(1), image_px.max(1));
+    // A gradient (as the small one always was), with grain in larger pictures so that they do
+    // not compress to nothing.
+    let step = (256 / w).max(1);
+    let pixels: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let grain = if w > 64 { (i.wrapping_mul(2_654_435_761) >> 27) as u8 } else { 0 };
+            [(x * step) as u8 ^ grain, (y * step) as u8, ((x + y) * step / 2) as u8]
+        })
+        .collect();
     let packed = deflate(&pixels);
     let mut xobject = pdf.image_xobject(image, &packed);
     xobject.width(w as i32).height(h as i32).bits_per_component(8).filter(Filter::FlateDecode);
@@ -55,11 +69,14 @@ pub fn lecture(pages: usize) -> Vec<u8> {
             .next_line(40.0, 492.0)
             .show(Str(format!("Slide {} of {pages}: Photosynthesis", n + 1).as_bytes()))
             .end_text();
-        content.begin_text().set_fill_rgb(0.0, 0.0, 0.0).set_font(Name(b"F1"), 20.0).next_line(40.0, 420.0);
-        for line in
-            ["Light reactions happen in the thylakoids.", "The Calvin cycle fixes carbon.", "Oxygen is a by-product."]
-        {
-            content.show(Str(line.as_bytes())).next_line(0.0, -30.0);
+        // Three lines by default; more are set smaller and closer, to fit above the drawings.
+        let spacing = if text_lines > 3 { 380.0 / text_lines as f32 } else { 30.0 };
+        let size = (spacing * 0.8).min(20.0);
+        content.begin_text().set_fill_rgb(0.0, 0.0, 0.0).set_font(Name(b"F1"), size).next_line(40.0, 420.0);
+        let lines =
+            ["Light reactions happen in the thylakoids.", "The Calvin cycle fixes carbon.", "Oxygen is a by-product."];
+        for line in lines.iter().cycle().take(text_lines) {
+            content.show(Str(line.as_bytes())).next_line(0.0, -spacing);
         }
         content.end_text();
         content.set_stroke_rgb(0.8, 0.1, 0.1).set_line_width(4.0);

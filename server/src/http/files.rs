@@ -95,14 +95,33 @@ pub struct UploadName {
     name: String,
 }
 
-/// Check an upload's bytes (of type `only`, when given) and keep them: the type found, the name
-/// to show, and the stored name.
-fn keep_upload(
-    files: &FileStore,
-    body: &[u8],
-    given_name: &str,
-    only: Option<FileType>,
-) -> Result<(FileType, String, String), FileError> {
+/// An upload that passed its checks and is on disk under its generated name.
+struct Kept {
+    kind: FileType,
+    /// The name to show.
+    name: String,
+    stored: String,
+    size: i64,
+}
+
+impl Kept {
+    /// The file's row, for `caller`'s class.
+    fn row<'a>(&'a self, caller: &Caller, shared: bool) -> NewMedia<'a> {
+        NewMedia {
+            class_id: caller.class_id,
+            uploaded_by: caller.me.user.id,
+            kind: self.kind.kind(),
+            original_name: &self.name,
+            stored_name: &self.stored,
+            content_type: self.kind.content_type(),
+            size_bytes: self.size,
+            shared,
+        }
+    }
+}
+
+/// Check an upload's bytes (of type `only`, when given) and keep them.
+fn keep_upload(files: &FileStore, body: &[u8], given_name: &str, only: Option<FileType>) -> Result<Kept, FileError> {
     let found = uploads::sniff(body);
     if only.is_some() && found != only {
         return Err(FileError::Refused("Slides are made from PDF files; this file is not a PDF.".into()));
@@ -116,7 +135,7 @@ fn keep_upload(
     })?;
     let name = uploads::display_name(given_name, kind);
     let stored = files.save(body, kind.extension()).map_err(|e| FileError::Internal(e.to_string()))?;
-    Ok((kind, name, stored))
+    Ok(Kept { kind, name, stored, size: i64::try_from(body.len()).unwrap_or(i64::MAX) })
 }
 
 fn deck_view(deck: &DeckRecord) -> SlideDeck {
@@ -157,31 +176,21 @@ pub async fn upload_slides(
     let caller = caller(&state, &headers, &id).await?;
     caller.staff()?;
     let files = FileStore::new(&state.app.config.uploads.dir);
-    let (kind, name, stored) = keep_upload(&files, &body, &query.name, Some(FileType::Pdf))?;
+    let kept = keep_upload(&files, &body, &query.name, Some(FileType::Pdf))?;
     let now = lectern_core::now_ms();
     let store = &state.app.store;
-    let media = NewMedia {
-        class_id: caller.class_id,
-        uploaded_by: caller.me.user.id,
-        kind: kind.kind(),
-        original_name: &name,
-        stored_name: &stored,
-        content_type: kind.content_type(),
-        size_bytes: body.len() as i64,
-        shared: false,
-    };
     let recorded = async {
-        let media_id = store.insert_media(&media, now).await?;
-        store.insert_deck(caller.class_id, media_id, &uploads::deck_title(&name), caller.me.user.id, now).await
+        let media_id = store.insert_media(&kept.row(&caller, false), now).await?;
+        store.insert_deck(caller.class_id, media_id, &uploads::deck_title(&kept.name), caller.me.user.id, now).await
     };
     let deck_id = match recorded.await {
         Ok(id) => id,
         Err(err) => {
-            files.remove(&stored);
+            files.remove(&kept.stored);
             return Err(err.into());
         }
     };
-    let pdf = files.path(&stored).ok_or_else(|| FileError::Internal("generated a bad name".into()))?;
+    let pdf = files.path(&kept.stored).ok_or_else(|| FileError::Internal("generated a bad name".into()))?;
     state.slides.start(store.clone(), deck_id, pdf);
     let deck = store.deck_in_class(caller.class_id, deck_id).await?.ok_or(FileError::NotFound)?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "deck": deck_view(&deck) }))).into_response())
@@ -245,22 +254,12 @@ pub async fn upload_file(
     let caller = caller(&state, &headers, &id).await?;
     caller.staff()?;
     let files = FileStore::new(&state.app.config.uploads.dir);
-    let (kind, name, stored) = keep_upload(&files, &body, &query.name, None)?;
-    let media = NewMedia {
-        class_id: caller.class_id,
-        uploaded_by: caller.me.user.id,
-        kind: kind.kind(),
-        original_name: &name,
-        stored_name: &stored,
-        content_type: kind.content_type(),
-        size_bytes: body.len() as i64,
-        shared: true,
-    };
+    let kept = keep_upload(&files, &body, &query.name, None)?;
     let store = &state.app.store;
-    let id = match store.insert_media(&media, lectern_core::now_ms()).await {
+    let id = match store.insert_media(&kept.row(&caller, true), lectern_core::now_ms()).await {
         Ok(id) => id,
         Err(err) => {
-            files.remove(&stored);
+            files.remove(&kept.stored);
             return Err(err.into());
         }
     };

@@ -1,6 +1,7 @@
 //! A live room on a real socket, and WebSocket clients that speak the room protocol.
 #![allow(dead_code)] // each test file uses its own subset
 
+use app::board::{BoardAction, BoardOp, Shape, Tool};
 use app::protocol::{ClientFrame, ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg, Welcome};
 use futures_util::{SinkExt, StreamExt};
 use lectern_core::AppState;
@@ -257,5 +258,24 @@ impl Client {
                 Err(frame) => return frame.map(|f| u16::from(f.code)),
             }
         }
+    }
+}
+
+/// A board operation as a client sends it.
+pub fn op(id: &str, action: BoardAction) -> ClientMsg {
+    ClientMsg::Board { op: BoardOp { id: id.into(), action } }
+}
+
+/// A red pen stroke on `page`, starting at `x`.
+pub fn stroke(page: i64, id: &str, x: f32) -> BoardAction {
+    BoardAction::Draw {
+        page,
+        shape: Shape {
+            id: id.into(),
+            author: 0,
+            color: "#d62828".into(),
+            width: 4.0,
+            tool: Tool::Pen { points: vec![[x, 100.0, 0.4], [x + 50.0, 140.0, 0.8]] },
+        },
     }
 }

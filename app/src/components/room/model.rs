@@ -88,6 +88,8 @@ pub struct RoomModel {
     pub recent_speakers: Vec<UserId>,
     /// The whiteboard, as the server last described it.
     pub board: Board,
+    /// Counts the board's changes: the canvas redraws its drawings only when this moves.
+    pub board_version: u64,
     /// Laser pointers shown now: who, on which page, where.
     pub lasers: Vec<(UserId, PageId, [f32; 2])>,
     /// Files offered to the class as downloads, oldest first.
@@ -181,6 +183,7 @@ impl RoomModel {
             // The server applied it already, so it applies here (as trusted, by its author).
             ServerMsg::Board { by, op } => {
                 let _ = self.board.apply(Actor { user: by, staff: true }, op, &BoardLimits::TRUSTED);
+                self.board_version += 1;
             }
             ServerMsg::Laser { user, page, at } => {
                 self.lasers.retain(|(u, _, _)| *u != user);
@@ -220,6 +223,7 @@ impl RoomModel {
         self.media = welcome.media;
         if let Some(board) = welcome.board {
             self.board = Board::from_snapshot(board);
+            self.board_version += 1;
         }
         self.lasers.clear();
         self.files = welcome.files;

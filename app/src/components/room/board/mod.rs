@@ -5,16 +5,19 @@
 
 #[cfg(feature = "hydrate")]
 mod paint;
+mod view;
 
 use super::client;
 use crate::board::{BoardAction, BoardOp, DrawAccess, History, Shape, Tool};
 use crate::protocol::{ClientMsg, RoomRole, UserId};
 use leptos::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
+use view::View;
 
 /// The tools of the toolbar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ToolKind {
+    Hand,
     Select,
     Pen,
     Highlighter,
@@ -27,7 +30,8 @@ enum ToolKind {
     Laser,
 }
 
-const TOOLS: [(ToolKind, &str); 10] = [
+const TOOLS: [(ToolKind, &str); 11] = [
+    (ToolKind::Hand, "Hand"),
     (ToolKind::Select, "Select"),
     (ToolKind::Pen, "Pen"),
     (ToolKind::Highlighter, "Highlighter"),
@@ -55,6 +59,8 @@ const ERASER_RADIUS: f32 = 10.0;
 const LASER_EVERY_MS: f64 = 120.0;
 /// Points closer than this to the last one are skipped (board units).
 const MIN_STEP: f32 = 1.5;
+/// One zoom button press, or one notch of Ctrl + wheel.
+const ZOOM_STEP: f32 = 1.25;
 
 /// A gesture in progress on the canvas.
 #[derive(Clone, Debug)]
@@ -65,6 +71,10 @@ enum Gesture {
     Moving {
         from: [f32; 2],
         to: [f32; 2],
+    },
+    /// Dragging the page while zoomed in; `last` is the pointer in CSS pixels.
+    Panning {
+        last: [f32; 2],
     },
 }
 
@@ -140,59 +150,96 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
         }
     };
 
-    // Repaint whenever the board, the pointers, the gesture in progress or a slide's picture
-    // (once loaded) change.
+    // The part of the page this browser shows; a page turn shows the new page whole.
+    let view = RwSignal::new(View::FIT);
+    Effect::new(move |_| {
+        page.track();
+        view.set(View::FIT);
+    });
+    let board_version = Memo::new(move |_| model.with(|m| m.board_version));
+    let lasers = Memo::new(move |_| model.with(|m| m.lasers.clone()));
+
+    // Repaint (at most once a frame) whenever the board, the pointers, the gesture in progress,
+    // the view or a slide's picture (once loaded) change. The settled drawings are kept in a
+    // layer that is redrawn only when they or the view change.
     #[cfg(feature = "hydrate")]
     {
         let slide_images = paint::SlideImages::new();
+        let painter = StoredValue::new_local(paint::Painter::new());
         let repaint = move || {
             let Some(element) = canvas.get_untracked() else { return };
             let preview = gesture.with_untracked(|g| match g {
                 Some(Gesture::Drawing(shape)) => Some(shape.clone()),
                 _ => None,
             });
-            let (dx, dy) = gesture.with_untracked(|g| match g {
-                Some(Gesture::Moving { from, to }) => (to[0] - from[0], to[1] - from[1]),
-                _ => (0.0, 0.0),
+            let dragging = gesture.with_untracked(|g| match g {
+                Some(Gesture::Moving { from, to }) => Some((to[0] - from[0], to[1] - from[1])),
+                _ => None,
             });
             let chosen = selected.get_untracked();
-            model.with_untracked(|m| {
+            let times = model.with_untracked(|m| {
                 let current = m.board.current();
                 let lasers: Vec<[f32; 2]> = m.lasers.iter().filter(|l| l.1 == current).map(|l| l.2).collect();
-                // The selection follows the pointer while it is dragged; only it is copied.
-                let page_shapes = m.board.shapes(current);
-                let moved: Vec<Shape> =
-                    page_shapes.iter().filter(|s| chosen.contains(&s.id)).map(|s| s.moved(dx, dy)).collect();
-                let mut moved_in_order = moved.iter();
-                let shapes: Vec<&Shape> = page_shapes
-                    .iter()
-                    .map(|s| if chosen.contains(&s.id) { moved_in_order.next().unwrap_or(s) } else { *s })
-                    .collect();
-                let boxes: Vec<_> = moved.iter().map(Shape::bounds).collect();
+                let shapes = m.board.shapes(current);
+                // A dragged selection leaves the settled layer and follows the pointer on top.
+                let (lifted, floating): (Vec<String>, Vec<Shape>) = match dragging {
+                    Some((dx, dy)) => (
+                        chosen.clone(),
+                        shapes.iter().filter(|s| chosen.contains(&s.id)).map(|s| s.moved(dx, dy)).collect(),
+                    ),
+                    None => (Vec::new(), Vec::new()),
+                };
+                let boxes: Vec<_> = if dragging.is_some() {
+                    floating.iter().map(Shape::bounds).collect()
+                } else {
+                    shapes.iter().filter(|s| chosen.contains(&s.id)).map(|s| s.bounds()).collect()
+                };
                 let slide = m.board.slide(current).and_then(|s| slide_images.ready(&s.image));
                 let scene = paint::Scene {
+                    page: current,
                     page_size: m.board.page_size(current),
+                    version: m.board_version,
+                    view: view.get_untracked(),
                     slide: slide.as_ref(),
                     shapes: &shapes,
+                    lifted: &lifted,
+                    floating: &floating,
                     preview: preview.as_ref(),
                     lasers: &lasers,
                     selection: &boxes,
                 };
-                paint::paint(&element, &scene);
+                painter.try_update_value(|p| p.paint(&element, &scene)).unwrap_or_default()
             });
+            // For the whiteboard benchmark (docs/benchmarks.md): what the last repaints cost.
+            let _ = element.set_attribute("data-frame-ms", &format!("{:.2}", times.frame_ms));
+            if let Some(layer) = times.layer_ms {
+                let _ = element.set_attribute("data-layer-ms", &format!("{layer:.2}"));
+            }
+        };
+        let pending = StoredValue::new(false);
+        let schedule = move || {
+            if !pending.get_value() {
+                pending.set_value(true);
+                request_animation_frame(move || {
+                    pending.set_value(false);
+                    repaint();
+                });
+            }
         };
         Effect::new(move |_| {
-            model.track();
-            slide_images.track();
+            board_version.track();
+            lasers.track();
             gesture.track();
             selected.track();
+            view.track();
+            slide_images.track();
             canvas.track();
-            repaint();
+            schedule();
         });
         // A page turn, or the selection's drawings going away, ends the selection.
         // Nothing to look up while nothing is selected (most of the time).
         Effect::new(move |_| {
-            model.track();
+            board_version.track();
             if selected.with_untracked(Vec::is_empty) {
                 return;
             }
@@ -206,20 +253,50 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                 selected.update(|ids| ids.retain(|id| !gone.contains(id)));
             }
         });
-        let _resize = window_event_listener(leptos::ev::resize, move |_| repaint());
+        let _resize = window_event_listener(leptos::ev::resize, move |_| schedule());
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (board_version, lasers);
 
+    let page_size = move || model.with_untracked(|m| m.board.page_size(m.board.current()));
+    let css_width = move || canvas.get_untracked().map_or(1.0, |c| c.client_width().max(1) as f32);
     // Pointer position in board units.
     let board_point = move |e: &web_sys::PointerEvent| -> Option<[f32; 2]> {
-        let element = canvas.get_untracked()?;
-        let client_width = element.client_width().max(1) as f32;
-        let (w, _) = model.with_untracked(|m| m.board.page_size(m.board.current()));
-        let k = w / client_width;
-        Some([e.offset_x() as f32 * k, e.offset_y() as f32 * k])
+        canvas.get_untracked()?;
+        Some(view.get_untracked().to_board([e.offset_x() as f32, e.offset_y() as f32], css_width(), page_size().0))
+    };
+    let zoom_by = move |factor: f32, at: Option<[f32; 2]>| {
+        let (w, h) = page_size();
+        view.update(|v| {
+            // Without a pointer, around the middle of what is shown.
+            let at = at.unwrap_or([v.origin[0] + w / v.zoom / 2.0, v.origin[1] + h / v.zoom / 2.0]);
+            *v = v.zoomed(factor, at, (w, h));
+        });
+    };
+    let on_wheel = move |e: web_sys::WheelEvent| {
+        let at = [e.offset_x() as f32, e.offset_y() as f32];
+        if e.ctrl_key() || e.meta_key() {
+            e.prevent_default();
+            let factor = if e.delta_y() < 0.0 { ZOOM_STEP } else { 1.0 / ZOOM_STEP };
+            let point = view.get_untracked().to_board(at, css_width(), page_size().0);
+            zoom_by(factor, Some(point));
+        } else if view.get_untracked().zoom > 1.0 {
+            // Zoomed in, the wheel moves around the page (and not the web page).
+            e.prevent_default();
+            let delta = [-(e.delta_x() as f32), -(e.delta_y() as f32)];
+            view.update(|v| *v = v.panned(delta, css_width(), page_size()));
+        }
     };
 
     let on_down = move |e: web_sys::PointerEvent| {
-        if !may_draw.get_untracked() {
+        // The hand, the middle button, or anyone who may not draw: drag the page around.
+        if tool.get_untracked() == ToolKind::Hand || e.button() == 1 || !may_draw.get_untracked() {
+            if view.get_untracked().zoom > 1.0 {
+                if let Some(element) = canvas.get_untracked() {
+                    let _ = element.set_pointer_capture(e.pointer_id());
+                }
+                gesture.set(Some(Gesture::Panning { last: [e.offset_x() as f32, e.offset_y() as f32] }));
+            }
             return;
         }
         let Some(at) = board_point(&e) else { return };
@@ -278,7 +355,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                 }
                 None
             }
-            ToolKind::Laser => None,
+            ToolKind::Laser | ToolKind::Hand => None,
         };
         if started.is_some() {
             if let Some(element) = canvas.get_untracked() {
@@ -307,6 +384,12 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
         if gesture.with_untracked(Option::is_none) {
             return;
         }
+        if let Some(Gesture::Panning { last }) = gesture.get_untracked() {
+            let now = [e.offset_x() as f32, e.offset_y() as f32];
+            view.update(|v| *v = v.panned([now[0] - last[0], now[1] - last[1]], css_width(), page_size()));
+            gesture.set(Some(Gesture::Panning { last: now }));
+            return;
+        }
         let current = page.get_untracked();
         gesture.update(|g| match g {
             Some(Gesture::Drawing(shape)) => match &mut shape.tool {
@@ -326,6 +409,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                 Tool::Text { .. } => {}
             },
             Some(Gesture::Moving { to, .. }) => *to = at,
+            Some(Gesture::Panning { .. }) => {}
             Some(Gesture::Erasing(ids)) => {
                 for id in model.with_untracked(|m| m.board.hit(current, at, ERASER_RADIUS)) {
                     if !ids.contains(&id) {
@@ -359,7 +443,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                     send.run((BoardAction::Erase { page: current, ids }, true));
                 }
             }
-            Gesture::Erasing(_) => {}
+            Gesture::Erasing(_) | Gesture::Panning { .. } => {}
             Gesture::Moving { from, to } => {
                 let (dx, dy) = (to[0] - from[0], to[1] - from[1]);
                 let ids = selected.get_untracked();
@@ -537,7 +621,8 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                 class:can-draw=move || may_draw.get()
                 data-page=move || page.get().to_string() data-shapes=move || shape_count.get().to_string()
                 on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up on:pointercancel=on_up
-                on:pointerleave=on_leave tabindex="0" on:keydown=on_key
+                on:pointerleave=on_leave tabindex="0" on:keydown=on_key on:wheel=on_wheel
+                class:zoomed=move || view.with(|v| v.zoom > 1.0)
                 aria-label="Whiteboard page: draw with the chosen tool; with Select, Delete removes the selection"></canvas>
             <nav class="board-pages" aria-label="Pages">
                 <Show when=move || staff.get()>
@@ -552,6 +637,15 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                             data-testid="slides-file" on:change=on_pdf/>
                     </label>
                 </Show>
+                <span class="board-zoom" role="group" aria-label="Zoom">
+                    <button type="button" class="tool" aria-label="Zoom out" on:click=move |_| zoom_by(1.0 / ZOOM_STEP, None)
+                        disabled=move || view.with(|v| v.zoom <= 1.0)>"−"</button>
+                    <span data-testid="board-zoom">{move || format!("{:.0}%", view.with(|v| v.zoom) * 100.0)}</span>
+                    <button type="button" class="tool" aria-label="Zoom in" on:click=move |_| zoom_by(ZOOM_STEP, None)
+                        disabled=move || view.with(|v| v.zoom >= view::MAX_ZOOM)>"+"</button>
+                    <button type="button" class="tool" on:click=move |_| view.set(View::FIT)
+                        disabled=move || view.with(|v| v.zoom <= 1.0)>"Fit page"</button>
+                </span>
                 <span class="board-export">
                     <button type="button" class="tool" on:click=save_png>"Save page as PNG"</button>
                     <a class="tool" href=format!("/classes/{class_id}/board.pdf") download="board.pdf"

@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/setup --for-tests >/dev/null
 .ci/setup --release >/dev/null
-cargo leptos build --release
+PATH="$PWD/.tools/node_modules/.bin:$PATH" cargo leptos build --release
 (cd end2end && npx playwright test --config bench.config.ts) | grep -E '^\{|passed|failed'

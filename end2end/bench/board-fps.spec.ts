@@ -8,14 +8,14 @@ import { enterRoom, teacherAndStudent } from "../tests/helpers";
 const STROKES = Number(process.env.BOARD_STROKES ?? 5000);
 const POINTS = Number(process.env.BOARD_POINTS ?? 20);
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+function median(values: number[]): number {
+  return percentile(values, 0.5);
 }
 
 /** Send the strokes over a second socket of the teacher's, as fast as the server takes them. */
@@ -111,11 +111,8 @@ test("a page with thousands of strokes stays smooth", async ({ page, browser }) 
   // (1) Redrawing every drawing: zoom in and out on the teacher's page, ten times.
   const layers: number[] = [];
   for (let i = 0; i < 10; i++) {
-    const name = i % 2 === 0 ? "Zoom in" : "Zoom out";
-    const before = await teacherCanvas.getAttribute("data-layer-ms");
-    await page.getByRole("button", { name, exact: true }).click();
-    await expect.poll(async () => (await teacherCanvas.getAttribute("data-layer-ms")) !== before || i > 0).toBeTruthy();
-    await page.waitForTimeout(100);
+    await page.getByRole("button", { name: i % 2 === 0 ? "Zoom in" : "Zoom out", exact: true }).click();
+    await page.waitForTimeout(250);
     layers.push(Number(await teacherCanvas.getAttribute("data-layer-ms")));
   }
   console.log(JSON.stringify({ measure: "redraw every drawing", layer_p50_ms: median(layers), layer_max_ms: Math.max(...layers) }));
@@ -144,4 +141,5 @@ test("a page with thousands of strokes stays smooth", async ({ page, browser }) 
     await expect(studentCanvas).toHaveAttribute("data-shapes", String(STROKES + 11));
   });
   console.log(JSON.stringify({ measure: "viewer receiving strokes", ...watching }));
+
 });

@@ -78,4 +78,23 @@ test("the teacher draws on page 2, the student follows and sees it, then draws w
   await page.getByRole("button", { name: "Delete selected" }).click();
   await expect(studentCanvas).toHaveAttribute("data-shapes", "0");
   await expect.poll(() => inked(studentCanvas)).toBe(0);
+
+  // Zoomed in on the middle (125%), the teacher's stroke lands where it shows on their screen:
+  // a tenth of the way across the zoomed view is 18% across the page. The student's view is
+  // their own and stays whole.
+  await page.getByRole("button", { name: "Pen", exact: true }).click();
+  await page.getByRole("button", { name: "Zoom in", exact: true }).click();
+  await expect(page.getByTestId("board-zoom")).toHaveText("125%");
+  await expect(student.getByTestId("board-zoom")).toHaveText("100%");
+  await stroke(page, teacherCanvas, [0.1, 0.5], [0.3, 0.5]);
+  await expect(studentCanvas).toHaveAttribute("data-shapes", "1");
+  await expect.poll(() => inkLeft(studentCanvas)).toBeGreaterThan(0.16);
+  expect(await inkLeft(studentCanvas)).toBeLessThan(0.2);
+  // The student, who may not draw, drags their own zoomed view with the pointer.
+  await student.getByRole("button", { name: "Zoom in", exact: true }).click();
+  const before = await inkLeft(studentCanvas);
+  await stroke(student, studentCanvas, [0.5, 0.5], [0.7, 0.5]);
+  await expect.poll(() => inkLeft(studentCanvas)).toBeGreaterThan(before + 0.05);
+  await student.getByRole("button", { name: "Fit page" }).click();
+  await expect(student.getByTestId("board-zoom")).toHaveText("100%");
 });

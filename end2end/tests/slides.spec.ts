@@ -80,6 +80,17 @@ test("the teacher uploads PDF slides, draws on slide 2, and the student sees it 
   expect(await colourAt(studentCanvas, 0.9, 0.9)).toEqual([191, 217, 255]);
   await studentCanvas.screenshot({ path: "test-results/slide-2-student.png" });
 
+  // The page as the student sees it saves as a PNG.
+  const [png] = await Promise.all([
+    student.waitForEvent("download"),
+    student.getByRole("button", { name: "Save page as PNG" }).click(),
+  ]);
+  expect(png.suggestedFilename()).toBe("page-3.png");
+  const saved = await png.createReadStream();
+  const chunks: Buffer[] = [];
+  for await (const chunk of saved) chunks.push(chunk as Buffer);
+  expect(Buffer.concat(chunks).subarray(1, 4).toString()).toBe("PNG");
+
   // The annotated board downloads as one PDF, for the student too.
   const href = await student.getByTestId("board-pdf").getAttribute("href");
   const exported = await student.request.get(href!);

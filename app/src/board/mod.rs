@@ -161,6 +161,28 @@ pub fn pen_width(width: f32, p: f32) -> f32 {
     width * (0.5 + p.clamp(0.0, 1.0))
 }
 
+/// How finely pen widths are told apart when a stroke is drawn (board units).
+const PEN_WIDTH_STEP: f32 = 0.25;
+
+/// A pen stroke as runs of connected points drawn at one width: each segment is as wide as the
+/// pressure at its end says (to [`PEN_WIDTH_STEP`]), and neighbouring segments of the same width
+/// are one run. A mouse's stroke, whose pressure never changes, is a single run, so it is drawn
+/// as one path rather than one per segment. Runs share their joining point.
+pub fn pen_runs(points: &[[f32; 3]], width: f32) -> Vec<(f32, &[[f32; 3]])> {
+    let step_width = |p: &[f32; 3]| (pen_width(width, p[2]) / PEN_WIDTH_STEP).round() * PEN_WIDTH_STEP;
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for end in 1..points.len() {
+        let this = step_width(&points[end]);
+        let next = points.get(end + 1).map(step_width);
+        if next != Some(this) {
+            runs.push((this, &points[start..=end]));
+            start = end;
+        }
+    }
+    runs
+}
+
 /// The two ends of an arrow's head (it points at `to`).
 pub fn arrow_head(from: [f32; 2], to: [f32; 2], width: f32) -> [[f32; 2]; 2] {
     let angle = (to[1] - from[1]).atan2(to[0] - from[0]);

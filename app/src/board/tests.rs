@@ -334,3 +334,21 @@ fn a_deck_goes_in_as_pages_with_their_slides_where_asked() {
     }
     assert_eq!(replayed.page_ids(), [1, 3, 4, 5, 2]);
 }
+
+#[test]
+fn a_pen_stroke_is_drawn_in_runs_of_one_width() {
+    // A mouse: one pressure, one run of every point.
+    let mouse: Vec<[f32; 3]> = (0..50).map(|i| [i as f32, 0.0, 0.5]).collect();
+    let runs = pen_runs(&mouse, 4.0);
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].0, runs[0].1.len()), (4.0, 50));
+    // A stylus pressing harder halfway: two runs that share the point where the width changes.
+    let stylus = [[0.0, 0.0, 0.2], [1.0, 0.0, 0.2], [2.0, 0.0, 0.2], [3.0, 0.0, 0.9], [4.0, 0.0, 0.9]];
+    let runs = pen_runs(&stylus, 4.0);
+    assert_eq!(runs.iter().map(|r| (r.0, r.1.len())).collect::<Vec<_>>(), [(2.75, 3), (5.5, 3)]);
+    assert_eq!(runs[0].1.last(), runs[1].1.first());
+    // Each segment keeps the width of its end point, as before.
+    let uneven = [[0.0, 0.0, 0.0], [1.0, 0.0, 1.0], [2.0, 0.0, 0.0]];
+    assert_eq!(pen_runs(&uneven, 2.0).iter().map(|r| r.0).collect::<Vec<_>>(), [3.0, 1.0]);
+    assert!(pen_runs(&uneven[..1], 2.0).is_empty());
+}

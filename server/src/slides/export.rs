@@ -6,7 +6,7 @@
 //! the ink, arrows with the same heads. Texts use Helvetica, which covers Latin-1; characters
 //! outside it are written as `?`.
 
-use app::board::{Board, Shape, TEXT_LINE_HEIGHT, Tool, arrow_head, pen_width};
+use app::board::{Board, Shape, TEXT_LINE_HEIGHT, Tool, arrow_head, pen_runs, pen_width};
 use pdf_writer::types::LineCapStyle;
 use pdf_writer::types::LineJoinStyle;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str};
@@ -92,9 +92,13 @@ fn draw(content: &mut Content, shape: &Shape) {
                 circle(content, [only[0], only[1]], pen_width(shape.width, only[2]) / 2.0);
                 content.fill_nonzero();
             }
-            for pair in points.windows(2) {
-                content.set_line_width(pen_width(shape.width, pair[1][2]));
-                content.move_to(pair[0][0], pair[0][1]).line_to(pair[1][0], pair[1][1]).stroke();
+            for (width, run) in pen_runs(points, shape.width) {
+                content.set_line_width(width);
+                content.move_to(run[0][0], run[0][1]);
+                for p in &run[1..] {
+                    content.line_to(p[0], p[1]);
+                }
+                content.stroke();
             }
         }
         Tool::Highlighter { points } => {

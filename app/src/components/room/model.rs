@@ -2,7 +2,7 @@
 //! browser APIs here, so the rules (resume without duplicates, deletions, poll results) are
 //! tested natively.
 
-use crate::board::{Actor, Board, BoardLimits, PageId};
+use crate::board::{Actor, Board, BoardAction, BoardLimits, PageId};
 use crate::protocol::{
     ChatMessage, MediaSetup, MediaSource, MediaTrack, MessageId, Participant, Poll, PollId, Reaction, RoomRole,
     ServerMsg, SharedFile, UserId, VideoQuality, ViewSlot, Welcome,
@@ -88,8 +88,11 @@ pub struct RoomModel {
     pub recent_speakers: Vec<UserId>,
     /// The whiteboard, as the server last described it.
     pub board: Board,
-    /// Counts the board's changes: the canvas redraws its drawings only when this moves.
+    /// Counts the board's changes: the canvas repaints when this moves...
     pub board_version: u64,
+    /// ...and counts those that were not a drawing added on top (erasing, moving, pages, a new
+    /// welcome): only these make it redraw every drawing rather than add the new ones.
+    pub board_epoch: u64,
     /// Laser pointers shown now: who, on which page, where.
     pub lasers: Vec<(UserId, PageId, [f32; 2])>,
     /// Files offered to the class as downloads, oldest first.
@@ -182,6 +185,9 @@ impl RoomModel {
             ServerMsg::MediaAnswer { .. } => {}
             // The server applied it already, so it applies here (as trusted, by its author).
             ServerMsg::Board { by, op } => {
+                if !matches!(op.action, BoardAction::Draw { .. }) {
+                    self.board_epoch += 1;
+                }
                 let _ = self.board.apply(Actor { user: by, staff: true }, op, &BoardLimits::TRUSTED);
                 self.board_version += 1;
             }
@@ -224,6 +230,7 @@ impl RoomModel {
         if let Some(board) = welcome.board {
             self.board = Board::from_snapshot(board);
             self.board_version += 1;
+            self.board_epoch += 1;
         }
         self.lasers.clear();
         self.files = welcome.files;

@@ -153,7 +153,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
     // The part of the page this browser shows; a page turn shows the new page whole.
     let view = RwSignal::new(View::FIT);
     Effect::new(move |_| {
-        page.track();
+        page.get();
         view.set(View::FIT);
     });
     let board_version = Memo::new(move |_| model.with(|m| m.board_version));
@@ -198,7 +198,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                 let scene = paint::Scene {
                     page: current,
                     page_size: m.board.page_size(current),
-                    version: m.board_version,
+                    epoch: m.board_epoch,
                     view: view.get_untracked(),
                     slide: slide.as_ref(),
                     shapes: &shapes,
@@ -227,8 +227,10 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
             }
         };
         Effect::new(move |_| {
-            board_version.track();
-            lasers.track();
+            // Memos are read, not just tracked: a memo nobody reads is never brought up to date,
+            // and then stops telling anyone that it changed.
+            board_version.get();
+            lasers.with(|_| ());
             gesture.track();
             selected.track();
             view.track();
@@ -239,7 +241,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
         // A page turn, or the selection's drawings going away, ends the selection.
         // Nothing to look up while nothing is selected (most of the time).
         Effect::new(move |_| {
-            board_version.track();
+            board_version.get();
             if selected.with_untracked(Vec::is_empty) {
                 return;
             }

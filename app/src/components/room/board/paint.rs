@@ -3,7 +3,7 @@
 //! parsed as markup.
 
 use super::view::View;
-use crate::board::{PageId, Shape, TEXT_LINE_HEIGHT, Tool, arrow_head, pen_width};
+use crate::board::{PageId, Shape, TEXT_LINE_HEIGHT, Tool, arrow_head, pen_runs, pen_width};
 use leptos::prelude::*;
 use std::collections::HashMap;
 use wasm_bindgen::JsCast;
@@ -18,8 +18,9 @@ const SELECTION_COLOR: &str = "#2563eb";
 pub struct Scene<'a> {
     pub page: PageId,
     pub page_size: (f32, f32),
-    /// Counts the board's changes (the settled drawings are redrawn only when it moves).
-    pub version: u64,
+    /// Counts the board's changes other than drawings added on top: the settled layer is
+    /// redrawn whole only when it moves, and new drawings are otherwise added to it.
+    pub epoch: u64,
     pub view: View,
     /// The page's slide picture, once loaded.
     pub slide: Option<&'a HtmlImageElement>,
@@ -41,7 +42,7 @@ pub struct Scene<'a> {
 #[derive(Clone, Debug, PartialEq)]
 struct LayerKey {
     page: PageId,
-    version: u64,
+    epoch: u64,
     view: View,
     size: (u32, u32),
     slide: bool,
@@ -52,6 +53,8 @@ struct LayerKey {
 pub struct Painter {
     layer: Option<HtmlCanvasElement>,
     key: Option<LayerKey>,
+    /// How many of the page's drawings the layer holds.
+    drawn: usize,
 }
 
 /// How long the last repaints took, for the page to show in `data-*` attributes (the
@@ -66,7 +69,7 @@ pub struct PaintTimes {
 
 impl Painter {
     pub fn new() -> Self {
-        Self { layer: None, key: None }
+        Self { layer: None, key: None, drawn: 0 }
     }
 
     /// Size the canvas to its box (sharp on high-density screens) and draw the scene.
@@ -88,18 +91,34 @@ impl Painter {
         let [ox, oy] = scene.view.origin.map(f64::from);
         let key = LayerKey {
             page: scene.page,
-            version: scene.version,
+            epoch: scene.epoch,
             view: scene.view,
             size,
             slide: scene.slide.is_some(),
             lifted: scene.lifted.to_vec(),
         };
-        if self.key.as_ref() != Some(&key) || self.layer.is_none() {
+        // Drawings added on top since the layer was drawn go onto it; a highlighter among them
+        // (drawn under the ink) or any other change redraws the layer.
+        let added = scene.shapes.get(self.drawn..).unwrap_or_default();
+        let same = self.key.as_ref() == Some(&key) && self.layer.is_some() && scene.shapes.len() >= self.drawn;
+        if same && !added.iter().any(|s| matches!(s.tool, Tool::Highlighter { .. })) {
+            if !added.is_empty()
+                && let Some(layer_ctx) = self.layer.as_ref().and_then(context)
+            {
+                let _ = layer_ctx.set_transform(scale, 0.0, 0.0, scale, -ox * scale, -oy * scale);
+                layer_ctx.set_line_cap("round");
+                layer_ctx.set_line_join("round");
+                for shape in added {
+                    draw(&layer_ctx, shape);
+                }
+            }
+        } else {
             let layer_started = now_ms();
             self.draw_layer(scene, size, scale, [ox, oy]);
             self.key = Some(key);
             times.layer_ms = Some(now_ms() - layer_started);
         }
+        self.drawn = scene.shapes.len();
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         if let Some(layer) = &self.layer {
             let _ = ctx.draw_image_with_html_canvas_element(layer, 0.0, 0.0);
@@ -235,7 +254,7 @@ fn draw(ctx: &CanvasRenderingContext2d, shape: &Shape) {
     let p = |v: [f32; 2]| (f64::from(v[0]), f64::from(v[1]));
     match &shape.tool {
         Tool::Pen { points } => {
-            // Each segment as wide as the pressure at its end: a stylus thickens as it presses.
+            // As wide as the pressure says: a stylus thickens as it presses.
             if let [only] = points.as_slice() {
                 ctx.begin_path();
                 let _ = ctx.arc(
@@ -247,11 +266,13 @@ fn draw(ctx: &CanvasRenderingContext2d, shape: &Shape) {
                 );
                 ctx.fill();
             }
-            for pair in points.windows(2) {
-                ctx.set_line_width(f64::from(pen_width(shape.width, pair[1][2])));
+            for (width, run) in pen_runs(points, shape.width) {
+                ctx.set_line_width(f64::from(width));
                 ctx.begin_path();
-                ctx.move_to(f64::from(pair[0][0]), f64::from(pair[0][1]));
-                ctx.line_to(f64::from(pair[1][0]), f64::from(pair[1][1]));
+                for (i, p) in run.iter().enumerate() {
+                    let (x, y) = (f64::from(p[0]), f64::from(p[1]));
+                    if i == 0 { ctx.move_to(x, y) } else { ctx.line_to(x, y) }
+                }
                 ctx.stroke();
             }
         }

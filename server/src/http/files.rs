@@ -120,6 +120,32 @@ impl Kept {
     }
 }
 
+impl Kept {
+    /// The file stays only if its row was written: a failed write leaves no file behind.
+    fn unless_unrecorded<T>(&self, files: &FileStore, recorded: Result<T, StoreError>) -> Result<T, FileError> {
+        recorded.map_err(|err| {
+            files.remove(&self.stored);
+            err.into()
+        })
+    }
+}
+
+/// A staff member's upload to class `id`: the caller, checked, and the file kept on disk.
+async fn staff_upload(
+    state: &HttpState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &[u8],
+    given_name: &str,
+    only: Option<FileType>,
+) -> Result<(Caller, FileStore, Kept), FileError> {
+    let caller = caller(state, headers, id).await?;
+    caller.staff()?;
+    let files = FileStore::new(&state.app.config.uploads.dir);
+    let kept = keep_upload(&files, body, given_name, only)?;
+    Ok((caller, files, kept))
+}
+
 /// Check an upload's bytes (of type `only`, when given) and keep them.
 fn keep_upload(files: &FileStore, body: &[u8], given_name: &str, only: Option<FileType>) -> Result<Kept, FileError> {
     let found = uploads::sniff(body);
@@ -160,8 +186,13 @@ pub fn shared_file(media: &MediaRecord) -> SharedFile {
         name: media.original_name.clone(),
         size: media.size_bytes,
         kind: media.kind.clone(),
-        url: format!("/classes/{}/files/{}", media.class_id, media.id),
+        url: file_url(media.class_id, media.id),
     }
+}
+
+/// Where a class's file downloads from (`GET /classes/{id}/files/{file}`).
+fn file_url(class_id: i64, file_id: i64) -> String {
+    format!("/classes/{class_id}/files/{file_id}")
 }
 
 /// `POST /classes/{id}/slides?name=<file name>` with the PDF as the body (staff): keep it, start
@@ -173,27 +204,19 @@ pub async fn upload_slides(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, FileError> {
-    let caller = caller(&state, &headers, &id).await?;
-    caller.staff()?;
-    let files = FileStore::new(&state.app.config.uploads.dir);
-    let kept = keep_upload(&files, &body, &query.name, Some(FileType::Pdf))?;
+    let (caller, files, kept) = staff_upload(&state, &headers, &id, &body, &query.name, Some(FileType::Pdf)).await?;
     let now = lectern_core::now_ms();
     let store = &state.app.store;
+    let title = uploads::deck_title(&kept.name);
     let recorded = async {
         let media_id = store.insert_media(&kept.row(&caller, false), now).await?;
-        store.insert_deck(caller.class_id, media_id, &uploads::deck_title(&kept.name), caller.me.user.id, now).await
+        store.insert_deck(caller.class_id, media_id, &title, caller.me.user.id, now).await
     };
-    let deck_id = match recorded.await {
-        Ok(id) => id,
-        Err(err) => {
-            files.remove(&kept.stored);
-            return Err(err.into());
-        }
-    };
+    let deck_id = kept.unless_unrecorded(&files, recorded.await)?;
     let pdf = files.path(&kept.stored).ok_or_else(|| FileError::Internal("generated a bad name".into()))?;
     state.slides.start(store.clone(), deck_id, pdf);
-    let deck = store.deck_in_class(caller.class_id, deck_id).await?.ok_or(FileError::NotFound)?;
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "deck": deck_view(&deck) }))).into_response())
+    let deck = SlideDeck { id: deck_id, title, status: DeckStatus::Rendering, pages: 0, done: 0, error: None };
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "deck": deck }))).into_response())
 }
 
 /// `GET /classes/{id}/slides` (staff): the class's decks, newest first.
@@ -251,20 +274,17 @@ pub async fn upload_file(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, FileError> {
-    let caller = caller(&state, &headers, &id).await?;
-    caller.staff()?;
-    let files = FileStore::new(&state.app.config.uploads.dir);
-    let kept = keep_upload(&files, &body, &query.name, None)?;
-    let store = &state.app.store;
-    let id = match store.insert_media(&kept.row(&caller, true), lectern_core::now_ms()).await {
-        Ok(id) => id,
-        Err(err) => {
-            files.remove(&kept.stored);
-            return Err(err.into());
-        }
+    let (caller, files, kept) = staff_upload(&state, &headers, &id, &body, &query.name, None).await?;
+    let recorded = state.app.store.insert_media(&kept.row(&caller, true), lectern_core::now_ms()).await;
+    let id = kept.unless_unrecorded(&files, recorded)?;
+    let file = SharedFile {
+        id,
+        name: kept.name,
+        size: kept.size,
+        kind: kept.kind.kind().to_owned(),
+        url: file_url(caller.class_id, id),
     };
-    let record = store.media_in_class(caller.class_id, id).await?.ok_or(FileError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "file": shared_file(&record) }))).into_response())
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "file": file }))).into_response())
 }
 
 /// `GET /classes/{id}/files/{file}` (anyone in the class; staff also for files not offered): the

@@ -48,6 +48,11 @@ const LAYER_STALE: Duration = Duration::from_millis(1500);
 /// How far above its cap a layer may be measured (bursts, RTP and RTX overhead) before it is
 /// held back, in percent.
 const CAP_TOLERANCE_PERCENT: u64 = 150;
+/// Timers already due that one `drive` answers itself before leaving the rest to `tick`.
+/// str0m asks for a timeout before sending what was just written to a stream; answering it
+/// here sends a forwarded packet in the pass that wrote it, not one worker turn later. The
+/// bound only guards against a peer whose timer never moves.
+const DUE_TIMERS_PER_DRIVE: usize = 64;
 /// Most m-lines one browser may declare as published (camera, microphone, screen).
 const MAX_PUBLICATIONS: usize = 3;
 /// Longest mid accepted (str0m's limit).
@@ -294,7 +299,7 @@ pub struct SfuCore {
     by_source: HashMap<SocketAddr, PeerId>,
     outbox: VecDeque<Datagram>,
     /// Subscribers written to but not yet driven (see `poll_datagram`).
-    written: Vec<PeerId>,
+    written: VecDeque<PeerId>,
     /// The time of the latest input.
     last_now: Instant,
     events: Vec<SfuEvent>,
@@ -312,7 +317,7 @@ impl SfuCore {
             classes: HashMap::new(),
             by_source: HashMap::new(),
             outbox: VecDeque::new(),
-            written: Vec::new(),
+            written: VecDeque::new(),
             last_now: Instant::now(),
             events: Vec::new(),
             actions: VecDeque::new(),
@@ -554,22 +559,28 @@ impl SfuCore {
         }
     }
 
-    /// The next datagram to send. Subscribers that were written to since the last call send
-    /// what they were given now: a worker that reads a burst of datagrams before polling lets
-    /// each subscriber send a burst's packets in one pass (one `poll_output` loop, not one per
-    /// packet), which is most of what a busy worker saves.
-    pub fn poll_datagram(&mut self) -> Option<Datagram> {
-        if !self.written.is_empty() {
-            let now = self.last_now;
-            for id in std::mem::take(&mut self.written) {
-                if let Some(peer) = self.peers.get_mut(&id) {
-                    peer.written = false;
-                }
-                self.actions.push_back(Action::Drive(id));
+    /// The next datagram to send, at `now`. Subscribers written to since the last call send
+    /// what they were given one after another: a worker that reads a burst of datagrams before
+    /// polling lets each subscriber send a burst's packets in one pass (one `poll_output` loop,
+    /// not one per packet), which is most of what a busy worker saves. Each subscriber is
+    /// driven at the `now` of the call that reaches it, so its packets carry the time they
+    /// really leave: str0m stamps them for transport-wide feedback, and stamped with the time
+    /// the publisher's packet arrived, the worker's own fan-out to a class would look like
+    /// network delay to every subscriber's bandwidth estimate.
+    pub fn poll_datagram(&mut self, now: Instant) -> Option<Datagram> {
+        loop {
+            if let Some(datagram) = self.outbox.pop_front() {
+                return Some(datagram);
             }
+            let id = self.written.pop_front()?;
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.written = false;
+            }
+            let now = now.max(self.last_now);
+            self.last_now = now;
+            self.actions.push_back(Action::Drive(id));
             self.run_actions(now);
         }
-        self.outbox.pop_front()
     }
 
     pub fn take_events(&mut self) -> Vec<SfuEvent> {
@@ -710,6 +721,7 @@ impl SfuCore {
     fn drive(&mut self, now: Instant, id: PeerId) {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         let mut failed = false;
+        let mut due_answered = 0;
         loop {
             let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
                 Ok(Ok(output)) => output,
@@ -726,6 +738,11 @@ impl SfuCore {
             };
             match output {
                 Output::Timeout(t) => {
+                    if t <= now && due_answered < DUE_TIMERS_PER_DRIVE {
+                        due_answered += 1;
+                        let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
+                        continue;
+                    }
                     peer.next_timeout = t;
                     break;
                 }
@@ -846,7 +863,7 @@ impl SfuCore {
             }
             if wrote && !sub.written {
                 sub.written = true;
-                self.written.push(to);
+                self.written.push_back(to);
             }
         }
     }
@@ -941,7 +958,12 @@ impl SfuCore {
             .collect();
         let audio = AUDIO_BPS * peer.audio_slots.iter().filter(|s| s.track.is_some()).count() as u64;
         let budget = peer.egress_bps.map_or(u64::MAX, |e| e.saturating_sub(audio));
-        let allowed = layers::allocate(budget, &needs);
+        let weighed: Vec<SlotNeed> = order
+            .iter()
+            .zip(&needs)
+            .map(|(i, need)| need.clone().keeping(peer.video_slots[*i].selector.target()))
+            .collect();
+        let allowed = layers::allocate(budget, &weighed);
         let desired: u64 = needs
             .iter()
             .map(|n| n.layer_bps[..=layers::index(n.max)].iter().flatten().max().copied().unwrap_or(0))
@@ -1014,6 +1036,10 @@ fn write_forwarded(
 ) -> bool {
     let mut api = rtc.direct_api();
     let Some(stream) = api.stream_tx_by_mid(out.mid, None) else { return false };
+    // Forward as the packet arrives: the publisher's browser already paced it, and str0m's
+    // pacer (1.1 times a subscriber's estimate) would hold a keyframe's burst back for tens
+    // of milliseconds per subscriber. Padding and bandwidth probes stay paced.
+    stream.set_unpaced(true);
     let write =
         RtpWrite::new(out.pt, SeqNo::from(out.seq), out.time.numer() as u32, packet.timestamp, packet.payload.clone())
             .marker(packet.header.marker);

@@ -48,6 +48,26 @@ pub struct SlotNeed {
     pub layer_bps: [Option<u64>; 3],
 }
 
+/// A slot keeps the layer it has until the budget falls below this share of that layer's
+/// rate; moving up needs the whole rate. Downlink estimates hover near what is asked of them
+/// (str0m probes only up to the wanted rate), so without this band one 15% dip of the estimate
+/// moves a subscriber down and, a hold later, up again, and every move asks the publisher for
+/// a keyframe that then fans out to the whole class.
+pub const KEEP_PERCENT: u64 = 75;
+
+impl SlotNeed {
+    /// The need as the allocator should weigh it for a slot that has `kept` now: that layer
+    /// and those below it cost `KEEP_PERCENT` of their rate.
+    pub fn keeping(mut self, kept: Option<VideoQuality>) -> Self {
+        if let Some(kept) = kept {
+            for bps in self.layer_bps[..=index(kept)].iter_mut().flatten() {
+                *bps = *bps * KEEP_PERCENT / 100;
+            }
+        }
+        self
+    }
+}
+
 /// Split `budget_bps` among slots given in priority order: first the lowest layer for as many
 /// slots as fit, then upgrades, most important slot first. `None`: the slot gets no video. The
 /// most important slot always gets its lowest layer: a low estimate (which probing corrects)
@@ -175,6 +195,20 @@ mod tests {
         assert_eq!(allocate(320_000, &[need(High), need(High), need(High)]), vec![Some(Low), Some(Low), None]);
         // Even a tiny estimate keeps the most important video going at its lowest layer.
         assert_eq!(allocate(10_000, &[need(High), need(Low)]), vec![Some(Low), None]);
+    }
+
+    #[test]
+    fn a_slot_keeps_its_layer_through_a_dip_that_would_not_let_it_move_up() {
+        // 1.3 Mbit/s (87% of the full layer): a slot without video gets medium...
+        assert_eq!(allocate(1_300_000, &[need(High).keeping(None)]), vec![Some(Medium)]);
+        // ...one that has the full layer keeps it, down to 75% of its rate.
+        assert_eq!(allocate(1_300_000, &[need(High).keeping(Some(High))]), vec![Some(High)]);
+        assert_eq!(allocate(1_125_000, &[need(High).keeping(Some(High))]), vec![Some(High)]);
+        assert_eq!(allocate(1_100_000, &[need(High).keeping(Some(High))]), vec![Some(Medium)]);
+        // A real drop still moves it down, as far as needed.
+        assert_eq!(allocate(300_000, &[need(High).keeping(Some(High))]), vec![Some(Low)]);
+        // Keeping medium does not make high any cheaper.
+        assert_eq!(allocate(1_400_000, &[need(High).keeping(Some(Medium))]), vec![Some(Medium)]);
     }
 
     #[test]

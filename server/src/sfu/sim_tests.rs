@@ -45,6 +45,8 @@ struct Received {
     keyframe: bool,
     rtp_time: u64,
     contiguous: bool,
+    /// When the browser had the whole frame.
+    at: Instant,
 }
 
 struct Packet {
@@ -187,7 +189,7 @@ impl Sim {
         if self.core.poll_timeout().is_some_and(|t| t <= now) {
             self.core.tick(now);
         }
-        while let Some(d) = self.core.poll_datagram() {
+        while let Some(d) = self.core.poll_datagram(now) {
             self.send(sfu_addr(), d.destination, d.contents);
         }
         self.events.extend(self.core.take_events());
@@ -216,6 +218,7 @@ impl Sim {
                                 keyframe: bytes[0] & 1 == 0,
                                 rtp_time: data.time.numer(),
                                 contiguous: data.contiguous,
+                                at: now,
                             });
                         }
                     }
@@ -237,20 +240,24 @@ impl Sim {
 
     /// Write one frame of every layer (keyframes where asked), as a camera at 30 fps does.
     fn camera_frame(&mut self, b: usize, mid: Mid, seq: u32, keyframe: [bool; 3]) {
-        let now = self.now;
-        let rtc = &mut self.browsers[b].rtc;
-        for (layer, rid) in RIDS.iter().enumerate() {
-            let Some(writer) = rtc.writer(mid) else { return };
-            let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
-                return;
-            };
-            let mut frame = vec![0u8; FRAME_BYTES[layer]];
-            frame[0] = if keyframe[layer] { 0x00 } else { 0x01 };
-            frame[1] = layer as u8;
-            frame[2..6].copy_from_slice(&seq.to_be_bytes());
-            let time = MediaTime::from_90khz(u64::from(seq) * 3_000 + 1_000_000 * layer as u64);
-            writer.rid((*rid).into()).write(pt, now, time, frame).expect("write a frame");
+        for layer in 0..RIDS.len() {
+            self.layer_frame(b, mid, seq, layer, keyframe[layer], FRAME_BYTES[layer]);
         }
+    }
+
+    /// Write one frame of `bytes` on one simulcast layer.
+    fn layer_frame(&mut self, b: usize, mid: Mid, seq: u32, layer: usize, keyframe: bool, bytes: usize) {
+        let now = self.now;
+        let Some(writer) = self.browsers[b].rtc.writer(mid) else { return };
+        let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
+            return;
+        };
+        let mut frame = vec![0u8; bytes];
+        frame[0] = if keyframe { 0x00 } else { 0x01 };
+        frame[1] = layer as u8;
+        frame[2..6].copy_from_slice(&seq.to_be_bytes());
+        let time = MediaTime::from_90khz(u64::from(seq) * 3_000 + 1_000_000 * layer as u64);
+        writer.rid(RIDS[layer].into()).write(pt, now, time, frame).expect("write a frame");
     }
 
     fn microphone_packet(&mut self, b: usize, mid: Mid, seq: u64, level: i8) {
@@ -478,6 +485,37 @@ fn lost_packets_are_recovered_with_nack_on_both_legs() {
     assert!(expected > 100, "about 4 s of video: {expected} frames");
     assert_eq!(seqs.len(), expected, "every frame from {first} to {last} arrived despite the loss");
     assert!(frames.iter().all(|f| f.contiguous), "no frame was skipped: NACK and RTX filled every gap");
+}
+
+#[test]
+fn a_big_keyframe_is_forwarded_as_it_arrives_not_paced_to_the_downlink_estimate() {
+    // The student's downlink estimate starts at 1 Mbit/s: paced at 1.1 times that, a 40 KB
+    // keyframe would take about 300 ms to leave the SFU. The publisher paced it already.
+    let mut sim = Sim::new(Limits::default());
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let slots = sim.subscribe(student, 1);
+    sim.view(student, slots[0], (sim.browsers[teacher].peer, camera_mid), VideoQuality::Low);
+    connect(&mut sim, &[teacher, student]);
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    sim.run(Duration::from_secs(2), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    assert!(frames_in(&sim, student, slots[0]).len() > 40, "the low layer flows");
+
+    let big = camera.seq + 1_000;
+    let sent = sim.now;
+    sim.layer_frame(teacher, camera_mid, big, 0, true, 40_000);
+    sim.run(Duration::from_millis(500), |_| {});
+    let frames = frames_in(&sim, student, slots[0]);
+    let arrived = frames.iter().find(|f| f.seq == big).expect("the big keyframe arrived");
+    let took = arrived.at - sent;
+    // Two network legs of 10 ms, and about 35 ms for its 35 packets: the simulated clock moves
+    // in 1 ms steps and str0m sends a subscriber one packet per step. Paced, it took 464 ms.
+    assert!(took <= Duration::from_millis(100), "the 40 KB keyframe took {took:?} to reach the student");
 }
 
 #[test]

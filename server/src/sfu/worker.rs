@@ -226,7 +226,7 @@ fn handle(core: &mut SfuCore, sinks: &mut HashMap<ClassId, EventSink>, command: 
 }
 
 fn flush(core: &mut SfuCore, socket: &mio::net::UdpSocket, sinks: &mut HashMap<ClassId, EventSink>) {
-    while let Some(d) = core.poll_datagram() {
+    while let Some(d) = core.poll_datagram(Instant::now()) {
         if let Err(e) = socket.send_to(&d.contents, d.destination) {
             tracing::trace!(%e, to = %d.destination, "SFU send failed");
         }

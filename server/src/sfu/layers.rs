@@ -3,9 +3,9 @@
 //! A publisher's camera sends three layers (rids `q`, `h` and `f`: a quarter, half and full
 //! resolution). Each subscriber's downlink estimate is split among the video slots its page
 //! shows, most important first ([`allocate`]); a [`LayerSelector`] per slot then moves
-//! towards that allocation with hysteresis (down at once, up only after the better layer has
-//! fitted for a while) and switches only on a keyframe of the new layer, so the picture never
-//! breaks up.
+//! towards that allocation with hysteresis (a slot keeps its layer down to [`KEEP_PERCENT`] of
+//! its rate and then goes down at once; up only after the better layer has fitted for a
+//! while) and switches only on a keyframe of the new layer, so the picture never breaks up.
 
 use app::protocol::VideoQuality;
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ pub const KEEP_PERCENT: u64 = 75;
 
 impl SlotNeed {
     /// The need as the allocator should weigh it for a slot that has `kept` now: that layer
-    /// and those below it cost `KEEP_PERCENT` of their rate.
+    /// and those below it cost [`KEEP_PERCENT`] of their rate.
     pub fn keeping(mut self, kept: Option<VideoQuality>) -> Self {
         if let Some(kept) = kept {
             for bps in self.layer_bps[..=index(kept)].iter_mut().flatten() {

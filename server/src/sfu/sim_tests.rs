@@ -314,6 +314,18 @@ fn connect(sim: &mut Sim, browsers: &[usize]) {
     }
 }
 
+/// A teacher's camera and a student whose one slot shows it at `quality`, connected. Returns
+/// the student, its slot and the camera.
+fn teacher_and_student(sim: &mut Sim, quality: VideoQuality) -> (usize, Mid, Camera) {
+    let teacher = sim.browser(1);
+    let student = sim.browser(2);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let slot = sim.subscribe(student, 1)[0];
+    sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), quality);
+    connect(sim, &[teacher, student]);
+    (student, slot, Camera::new(teacher, camera_mid))
+}
+
 /// Frames one slot received, in order.
 fn frames_in(sim: &Sim, b: usize, mid: Mid) -> Vec<Received> {
     sim.browsers[b].received.iter().filter(|r| r.mid == mid).cloned().collect()
@@ -379,19 +391,13 @@ fn a_layer_far_over_the_bitrate_cap_is_held_back() {
     // half layer (about 300 kbit/s) instead.
     let limits = Limits { initial_estimate_bps: 20_000_000, camera_max_bps: 400_000, ..Limits::default() };
     let mut sim = Sim::new(limits);
-    let teacher = sim.browser(1);
-    let student = sim.browser(2);
-    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
-    let slots = sim.subscribe(student, 1);
-    sim.view(student, slots[0], (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
-    connect(&mut sim, &[teacher, student]);
-    let mut camera = Camera::new(teacher, camera_mid);
+    let (student, slot, mut camera) = teacher_and_student(&mut sim, VideoQuality::High);
     let mut ms = 0u64;
     sim.run(Duration::from_secs(4), |sim| {
         ms += 1;
         camera.tick(sim, ms);
     });
-    let frames = frames_in(&sim, student, slots[0]);
+    let frames = frames_in(&sim, student, slot);
     assert!(frames.len() > 60, "video flows: {} frames", frames.len());
     assert!(frames.iter().all(|f| f.layer < 2), "the full layer, over its cap, never reached the student");
     assert!(frames.iter().any(|f| f.layer == 1), "the half layer did");
@@ -492,25 +498,19 @@ fn a_big_keyframe_is_forwarded_as_it_arrives_not_paced_to_the_downlink_estimate(
     // The student's downlink estimate starts at 1 Mbit/s: paced at 1.1 times that, a 40 KB
     // keyframe would take about 300 ms to leave the SFU. The publisher paced it already.
     let mut sim = Sim::new(Limits::default());
-    let teacher = sim.browser(1);
-    let student = sim.browser(2);
-    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
-    let slots = sim.subscribe(student, 1);
-    sim.view(student, slots[0], (sim.browsers[teacher].peer, camera_mid), VideoQuality::Low);
-    connect(&mut sim, &[teacher, student]);
-    let mut camera = Camera::new(teacher, camera_mid);
+    let (student, slot, mut camera) = teacher_and_student(&mut sim, VideoQuality::Low);
     let mut ms = 0u64;
     sim.run(Duration::from_secs(2), |sim| {
         ms += 1;
         camera.tick(sim, ms);
     });
-    assert!(frames_in(&sim, student, slots[0]).len() > 40, "the low layer flows");
+    assert!(frames_in(&sim, student, slot).len() > 40, "the low layer flows");
 
     let big = camera.seq + 1_000;
     let sent = sim.now;
-    sim.layer_frame(teacher, camera_mid, big, 0, true, 40_000);
+    sim.layer_frame(camera.b, camera.mid, big, 0, true, 40_000);
     sim.run(Duration::from_millis(500), |_| {});
-    let frames = frames_in(&sim, student, slots[0]);
+    let frames = frames_in(&sim, student, slot);
     let arrived = frames.iter().find(|f| f.seq == big).expect("the big keyframe arrived");
     let took = arrived.at - sent;
     // Two network legs of 10 ms, and about 35 ms for its 35 packets: the simulated clock moves

@@ -354,6 +354,8 @@ struct RunReport {
     top_layer_percent: f64,
     keyframe_requests_joining: usize,
     keyframe_requests_window: usize,
+    /// Of those, per layer (q, h, f).
+    keyframe_requests_window_by_layer: [usize; 3],
     keyframes_sent: u64,
     publisher_packets_per_s: f64,
     server_cpu_percent: f64,
@@ -524,7 +526,11 @@ fn summarize(
     let q = |us: Option<u64>| us.map(|u| u as f64 / 1000.0);
     let counted = report.packets + report.lost;
     let in_phase =
-        |from: Instant, to: Instant| report.keyframe_requests.iter().filter(|t| **t >= from && **t < to).count();
+        |from: Instant, to: Instant| report.keyframe_requests.iter().filter(move |(t, _)| *t >= from && *t < to);
+    // A request without a rid asks every layer.
+    let window_by_layer: [usize; 3] = std::array::from_fn(|l| {
+        in_phase(phases.window_start, phases.window_end).filter(|(_, layer)| layer.is_none_or(|x| x == l)).count()
+    });
     RunReport {
         sfu,
         subscribers,
@@ -547,8 +553,9 @@ fn summarize(
         first_frame_ms: [percentile(&mut first, 0.5), percentile(&mut first, 0.99), percentile(&mut first, 1.0)],
         video_kbps_median: percentile(&mut kbps, 0.5).unwrap_or(0.0),
         top_layer_percent: if video_packets == 0 { 0.0 } else { 100.0 * top_packets as f64 / video_packets as f64 },
-        keyframe_requests_joining: in_phase(phases.joins_started, phases.joins_done),
-        keyframe_requests_window: in_phase(phases.window_start, phases.window_end),
+        keyframe_requests_joining: in_phase(phases.joins_started, phases.joins_done).count(),
+        keyframe_requests_window: in_phase(phases.window_start, phases.window_end).count(),
+        keyframe_requests_window_by_layer: window_by_layer,
         keyframes_sent: report.keyframes_sent,
         publisher_packets_per_s: report.publisher_packets as f64 / phases.publishing_s.max(1e-9),
         server_cpu_percent,
@@ -588,7 +595,11 @@ fn run_json(r: &RunReport) -> serde_json::Value {
         "first_frame_ms": { "p50": r.first_frame_ms[0], "p99": r.first_frame_ms[1], "max": r.first_frame_ms[2] },
         "video_kbps_per_subscriber_median": r.video_kbps_median,
         "top_layer_percent": r.top_layer_percent,
-        "keyframe_requests": { "while_joining": r.keyframe_requests_joining, "in_window": r.keyframe_requests_window },
+        "keyframe_requests": {
+            "while_joining": r.keyframe_requests_joining,
+            "in_window": r.keyframe_requests_window,
+            "in_window_by_layer": r.keyframe_requests_window_by_layer,
+        },
         "keyframes_sent": r.keyframes_sent,
         "publisher_packets_per_s": r.publisher_packets_per_s,
         "server": {
@@ -635,8 +646,13 @@ fn print_run(r: &RunReport) {
         opt(r.first_frame_ms[2])
     );
     println!(
-        "  keyframes     {} requested while joining, {} in the window; {} sent in all",
-        r.keyframe_requests_joining, r.keyframe_requests_window, r.keyframes_sent
+        "  keyframes     {} requested while joining, {} in the window (q/h/f {}/{}/{}); {} sent in all",
+        r.keyframe_requests_joining,
+        r.keyframe_requests_window,
+        r.keyframe_requests_window_by_layer[0],
+        r.keyframe_requests_window_by_layer[1],
+        r.keyframe_requests_window_by_layer[2],
+        r.keyframes_sent
     );
     println!(
         "  server        {:.1}% of a core, {:.2} µs CPU per forwarded packet, {:.1} MB resident",

@@ -143,8 +143,9 @@ pub struct MediaReport {
     /// Packets long enough to hold a stamp that held none (damaged or misrouted).
     pub malformed: u64,
     pub latency: Histogram,
-    /// When the publisher was asked for a keyframe (PLI or FIR), since it connected.
-    pub keyframe_requests: Vec<Instant>,
+    /// When the publisher was asked for a keyframe (PLI or FIR), since it connected, and of
+    /// which layer (`None`: every layer).
+    pub keyframe_requests: Vec<(Instant, Option<usize>)>,
     pub keyframes_sent: u64,
     pub publisher_packets: u64,
 }
@@ -287,7 +288,7 @@ struct Engine {
     window_start: Option<Instant>,
     window_end: Option<Instant>,
     malformed: u64,
-    keyframe_requests: Vec<Instant>,
+    keyframe_requests: Vec<(Instant, Option<usize>)>,
     keyframes_sent: u64,
     publisher_packets: u64,
     publishing: bool,
@@ -542,8 +543,9 @@ impl Engine {
                 self.status.publisher_connected.store(true, Ordering::Relaxed);
             }
             (Kind::Publisher(p), Event::KeyframeRequest(req)) if req.mid == p.video => {
-                self.keyframe_requests.push(now);
-                match req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid)) {
+                let layer = req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid));
+                self.keyframe_requests.push((now, layer));
+                match layer {
                     Some(l) => p.layers[l].keyframe_due = true,
                     None => p.layers.iter_mut().for_each(|l| l.keyframe_due = true),
                 }

@@ -1037,8 +1037,8 @@ fn write_forwarded(
     let mut api = rtc.direct_api();
     let Some(stream) = api.stream_tx_by_mid(out.mid, None) else { return false };
     // Forward as the packet arrives: the publisher's browser already paced it, and str0m's
-    // pacer (1.1 times a subscriber's estimate) would hold a keyframe's burst back for tens
-    // of milliseconds per subscriber. Padding and bandwidth probes stay paced.
+    // pacer (1.1 times a subscriber's estimate) would hold a keyframe's burst back again, for
+    // tens to hundreds of milliseconds per subscriber. Padding and bandwidth probes stay paced.
     stream.set_unpaced(true);
     let write =
         RtpWrite::new(out.pt, SeqNo::from(out.seq), out.time.numer() as u32, packet.timestamp, packet.payload.clone())

@@ -169,16 +169,22 @@ const PEN_WIDTH_STEP: f32 = 0.25;
 /// are one run. A mouse's stroke, whose pressure never changes, is a single run, so it is drawn
 /// as one path rather than one per segment. Runs share their joining point.
 pub fn pen_runs(points: &[[f32; 3]], width: f32) -> Vec<(f32, &[[f32; 3]])> {
-    let step_width = |p: &[f32; 3]| (pen_width(width, p[2]) / PEN_WIDTH_STEP).round() * PEN_WIDTH_STEP;
     let mut runs = Vec::new();
-    let mut start = 0;
-    for end in 1..points.len() {
-        let this = step_width(&points[end]);
-        let next = points.get(end + 1).map(step_width);
-        if next != Some(this) {
-            runs.push((this, &points[start..=end]));
-            start = end;
+    // The run so far: its width, and the point it starts from.
+    let mut run: Option<(f32, usize)> = None;
+    for (end, point) in points.iter().enumerate().skip(1) {
+        let this = (pen_width(width, point[2]) / PEN_WIDTH_STEP).round() * PEN_WIDTH_STEP;
+        match run {
+            Some((w, start)) if w != this => {
+                runs.push((w, &points[start..end]));
+                run = Some((this, end - 1));
+            }
+            Some(_) => {}
+            None => run = Some((this, 0)),
         }
+    }
+    if let Some((w, start)) = run {
+        runs.push((w, &points[start..]));
     }
     runs
 }

@@ -118,9 +118,7 @@ impl Kept {
             shared,
         }
     }
-}
 
-impl Kept {
     /// The file stays only if its row was written: a failed write leaves no file behind.
     fn unless_unrecorded<T>(&self, files: &FileStore, recorded: Result<T, StoreError>) -> Result<T, FileError> {
         recorded.map_err(|err| {

@@ -265,7 +265,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
     // Pointer position in board units.
     let board_point = move |e: &web_sys::PointerEvent| -> Option<[f32; 2]> {
         canvas.get_untracked()?;
-        Some(view.get_untracked().to_board([e.offset_x() as f32, e.offset_y() as f32], css_width(), page_size().0))
+        Some(view.get_untracked().to_board(css_point(e), css_width(), page_size().0))
     };
     let zoom_by = move |factor: f32, at: Option<[f32; 2]>| {
         let (w, h) = page_size();
@@ -276,7 +276,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
         });
     };
     let on_wheel = move |e: web_sys::WheelEvent| {
-        let at = [e.offset_x() as f32, e.offset_y() as f32];
+        let at = css_point(&e);
         if e.ctrl_key() || e.meta_key() {
             e.prevent_default();
             let factor = if e.delta_y() < 0.0 { ZOOM_STEP } else { 1.0 / ZOOM_STEP };
@@ -297,7 +297,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
                 if let Some(element) = canvas.get_untracked() {
                     let _ = element.set_pointer_capture(e.pointer_id());
                 }
-                gesture.set(Some(Gesture::Panning { last: [e.offset_x() as f32, e.offset_y() as f32] }));
+                gesture.set(Some(Gesture::Panning { last: css_point(&e) }));
             }
             return;
         }
@@ -387,7 +387,7 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
             return;
         }
         if let Some(Gesture::Panning { last }) = gesture.get_untracked() {
-            let now = [e.offset_x() as f32, e.offset_y() as f32];
+            let now = css_point(&e);
             view.update(|v| *v = v.panned([now[0] - last[0], now[1] - last[1]], css_width(), page_size()));
             gesture.set(Some(Gesture::Panning { last: now }));
             return;
@@ -657,4 +657,9 @@ pub fn Whiteboard(class_id: i64) -> impl IntoView {
             {move || slides_status.get().map(|s| view! { <p class="board-note" role="status" data-testid="slides-status">{s}</p> })}
         </section>
     }
+}
+
+/// Where a pointer or wheel event is on the canvas, in CSS pixels from its top-left corner.
+fn css_point(e: &web_sys::MouseEvent) -> [f32; 2] {
+    [e.offset_x() as f32, e.offset_y() as f32]
 }

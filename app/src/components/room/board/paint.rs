@@ -105,9 +105,7 @@ impl Painter {
             if !added.is_empty()
                 && let Some(layer_ctx) = self.layer.as_ref().and_then(context)
             {
-                let _ = layer_ctx.set_transform(scale, 0.0, 0.0, scale, -ox * scale, -oy * scale);
-                layer_ctx.set_line_cap("round");
-                layer_ctx.set_line_join("round");
+                in_board_units(&layer_ctx, scale, [ox, oy]);
                 for shape in added {
                     draw(&layer_ctx, shape);
                 }
@@ -123,9 +121,7 @@ impl Painter {
         if let Some(layer) = &self.layer {
             let _ = ctx.draw_image_with_html_canvas_element(layer, 0.0, 0.0);
         }
-        let _ = ctx.set_transform(scale, 0.0, 0.0, scale, -ox * scale, -oy * scale);
-        ctx.set_line_cap("round");
-        ctx.set_line_join("round");
+        in_board_units(&ctx, scale, [ox, oy]);
         for shape in scene.floating.iter().chain(scene.preview) {
             draw(&ctx, shape);
         }
@@ -170,14 +166,12 @@ impl Painter {
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         ctx.set_fill_style_str("#ffffff");
         ctx.fill_rect(0.0, 0.0, f64::from(size.0), f64::from(size.1));
-        let _ = ctx.set_transform(scale, 0.0, 0.0, scale, -ox * scale, -oy * scale);
+        in_board_units(&ctx, scale, [ox, oy]);
         if let Some(image) = scene.slide {
             ctx.set_image_smoothing_enabled(true);
             let (w, h) = (f64::from(scene.page_size.0), f64::from(scene.page_size.1));
             let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(image, 0.0, 0.0, w, h);
         }
-        ctx.set_line_cap("round");
-        ctx.set_line_join("round");
         let settled = scene.shapes.iter().filter(|s| !scene.lifted.contains(&s.id));
         let (marks, ink): (Vec<&&Shape>, Vec<&&Shape>) =
             settled.partition(|s| matches!(s.tool, Tool::Highlighter { .. }));
@@ -185,6 +179,14 @@ impl Painter {
             draw(&ctx, shape);
         }
     }
+}
+
+/// Draw in board units: `scale` device pixels a unit, the board point `origin` at the top-left
+/// corner, strokes with round ends and joins.
+fn in_board_units(ctx: &CanvasRenderingContext2d, scale: f64, [ox, oy]: [f64; 2]) {
+    let _ = ctx.set_transform(scale, 0.0, 0.0, scale, -ox * scale, -oy * scale);
+    ctx.set_line_cap("round");
+    ctx.set_line_join("round");
 }
 
 fn now_ms() -> f64 {

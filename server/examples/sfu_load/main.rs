@@ -25,8 +25,9 @@
 //!    receives the camera's top layer it can get and the microphone.
 //! 4. After `--warmup` seconds (bandwidth estimates settle), `--seconds` are measured: every
 //!    packet a subscriber receives is decrypted by str0m and checked (its stamp, its sequence
-//!    number); one-way latency is arrival minus the stamp's send time (one clock, one
-//!    process); loss is sequence numbers never received, after NACK had two seconds to repair
+//!    number); one-way latency is the datagram's arrival at the subscriber's socket (the
+//!    kernel's receive timestamp) minus the stamp's send time (one clock, one process), and is
+//!    also reported as read by the tool, which adds the tool's own queue; loss is sequence numbers never received, after NACK had two seconds to repair
 //!    them. The server's CPU time and memory come from `/proc/<pid>`.
 //!
 //! The report: packets forwarded per second, loss, latency p50/p99/p99.9, time from the start
@@ -348,7 +349,10 @@ struct RunReport {
     packets: u64,
     duplicates: u64,
     malformed: u64,
+    /// p50, p99, p99.9 at the subscriber's socket.
     latency_ms: [Option<f64>; 3],
+    /// The same, as the tool read the datagrams.
+    latency_read_ms: [Option<f64>; 3],
     first_frame_ms: [Option<f64>; 3],
     video_kbps_median: f64,
     top_layer_percent: f64,
@@ -358,6 +362,9 @@ struct RunReport {
     keyframe_requests_window_by_layer: [usize; 3],
     keyframes_sent: u64,
     publisher_packets_per_s: f64,
+    /// The publisher's uplink estimate in the window (kbit/s): lowest and median. It sends a
+    /// fixed rate on a loopback path, so an estimate below that rate is the server's doing.
+    publisher_estimate_kbps: [Option<f64>; 2],
     server_cpu_percent: f64,
     server_cpu_us_per_packet: f64,
     server_rss_mb: f64,
@@ -545,11 +552,8 @@ fn summarize(
         packets: report.packets,
         duplicates: report.duplicates,
         malformed: report.malformed,
-        latency_ms: [
-            q(report.latency.quantile_us(0.5)),
-            q(report.latency.quantile_us(0.99)),
-            q(report.latency.quantile_us(0.999)),
-        ],
+        latency_ms: [0.5, 0.99, 0.999].map(|p| q(report.latency.quantile_us(p))),
+        latency_read_ms: [0.5, 0.99, 0.999].map(|p| q(report.latency_read.quantile_us(p))),
         first_frame_ms: [percentile(&mut first, 0.5), percentile(&mut first, 0.99), percentile(&mut first, 1.0)],
         video_kbps_median: percentile(&mut kbps, 0.5).unwrap_or(0.0),
         top_layer_percent: if video_packets == 0 { 0.0 } else { 100.0 * top_packets as f64 / video_packets as f64 },
@@ -557,6 +561,15 @@ fn summarize(
         keyframe_requests_window: in_phase(phases.window_start, phases.window_end).count(),
         keyframe_requests_window_by_layer: window_by_layer,
         keyframes_sent: report.keyframes_sent,
+        publisher_estimate_kbps: {
+            let mut kbps: Vec<f64> = report
+                .publisher_estimates
+                .iter()
+                .filter(|(t, _)| *t >= phases.window_start && *t < phases.window_end)
+                .map(|(_, bps)| *bps as f64 / 1000.0)
+                .collect();
+            [percentile(&mut kbps, 0.0), percentile(&mut kbps, 0.5)]
+        },
         publisher_packets_per_s: report.publisher_packets as f64 / phases.publishing_s.max(1e-9),
         server_cpu_percent,
         server_cpu_us_per_packet: if report.packets == 0 {
@@ -592,6 +605,9 @@ fn run_json(r: &RunReport) -> serde_json::Value {
         "duplicates": r.duplicates,
         "malformed": r.malformed,
         "latency_ms": { "p50": r.latency_ms[0], "p99": r.latency_ms[1], "p99_9": r.latency_ms[2] },
+        "latency_as_read_by_the_tool_ms": {
+            "p50": r.latency_read_ms[0], "p99": r.latency_read_ms[1], "p99_9": r.latency_read_ms[2],
+        },
         "first_frame_ms": { "p50": r.first_frame_ms[0], "p99": r.first_frame_ms[1], "max": r.first_frame_ms[2] },
         "video_kbps_per_subscriber_median": r.video_kbps_median,
         "top_layer_percent": r.top_layer_percent,
@@ -602,6 +618,7 @@ fn run_json(r: &RunReport) -> serde_json::Value {
         },
         "keyframes_sent": r.keyframes_sent,
         "publisher_packets_per_s": r.publisher_packets_per_s,
+        "publisher_uplink_estimate_kbps": { "min": r.publisher_estimate_kbps[0], "median": r.publisher_estimate_kbps[1] },
         "server": {
             "cpu_percent_of_core": r.server_cpu_percent,
             "cpu_us_per_forwarded_packet": r.server_cpu_us_per_packet,
@@ -620,7 +637,12 @@ fn print_run(r: &RunReport) {
         r.first_join_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
         r.with_frames
     );
-    println!("  publisher     {:.0} packets/s", r.publisher_packets_per_s);
+    println!(
+        "  publisher     {:.0} packets/s; its uplink estimate in the window: lowest {} kbit/s, median {} kbit/s",
+        r.publisher_packets_per_s,
+        opt(r.publisher_estimate_kbps[0]),
+        opt(r.publisher_estimate_kbps[1])
+    );
     println!(
         "  forwarded     {:.0} packets/s; median subscriber {:.0} kbit/s of video, {:.1}% of video packets from the top layer",
         r.packets_per_s, r.video_kbps_median, r.top_layer_percent
@@ -634,10 +656,16 @@ fn print_run(r: &RunReport) {
         r.malformed
     );
     println!(
-        "  latency       p50 {} ms, p99 {} ms, p99.9 {} ms",
+        "  latency       p50 {} ms, p99 {} ms, p99.9 {} ms at the subscribers' sockets",
         opt(r.latency_ms[0]),
         opt(r.latency_ms[1]),
         opt(r.latency_ms[2])
+    );
+    println!(
+        "                p50 {} ms, p99 {} ms, p99.9 {} ms as the load tool read them",
+        opt(r.latency_read_ms[0]),
+        opt(r.latency_read_ms[1]),
+        opt(r.latency_read_ms[2])
     );
     println!(
         "  first frame   p50 {} ms, p99 {} ms, max {} ms after the join began",
@@ -681,9 +709,9 @@ fn print_matrix(runs: &[RunReport], args: &Args) {
         args.repeat, args.seconds, args.kbps
     );
     println!(
-        "| SFU | subscribers | packets/s | loss % | p50 ms | p99 ms | p99.9 ms | first frame p99 ms | server CPU % | µs/packet | RSS MB | held |"
+        "| SFU | subscribers | packets/s | loss % | p50 ms | p99 ms | p99.9 ms | p99 as read ms | first frame p99 ms | server CPU % | µs/packet | RSS MB | held |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for sfu in &args.sfus {
         let mut largest = None;
         for n in &args.subscribers {
@@ -697,7 +725,7 @@ fn print_matrix(runs: &[RunReport], args: &Args) {
                 largest = Some(*n);
             }
             println!(
-                "| {} | {} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2} | {:.0} | {}/{} |",
+                "| {} | {} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2} | {:.0} | {}/{} |",
                 sfu.name(),
                 n,
                 m(&|r| r.packets_per_s),
@@ -705,6 +733,7 @@ fn print_matrix(runs: &[RunReport], args: &Args) {
                 m(&|r| r.latency_ms[0].unwrap_or(f64::NAN)),
                 m(&|r| r.latency_ms[1].unwrap_or(f64::NAN)),
                 m(&|r| r.latency_ms[2].unwrap_or(f64::NAN)),
+                m(&|r| r.latency_read_ms[1].unwrap_or(f64::NAN)),
                 m(&|r| r.first_frame_ms[1].unwrap_or(f64::NAN)),
                 m(&|r| r.server_cpu_percent),
                 m(&|r| r.server_cpu_us_per_packet),
@@ -793,6 +822,10 @@ mod tests {
         assert_eq!(r.malformed, 0);
         assert!(r.loss_percent < 1.0, "loopback loses nothing: {}%", r.loss_percent);
         assert!(r.latency_ms[1].is_some() && r.first_frame_ms[2].is_some());
+        // The socket's arrival comes before the tool's read of the same datagrams.
+        let (at_socket, as_read) = (r.latency_ms[0].unwrap(), r.latency_read_ms[0].expect("read latency"));
+        assert!(at_socket <= as_read, "median at the socket {at_socket} ms, as read {as_read} ms");
+        assert!(r.publisher_estimate_kbps[0].is_some(), "the publisher estimated its uplink from the feedback");
         assert!(r.keyframes_sent >= 3, "a first keyframe on every layer");
         assert!(r.server_rss_mb > 1.0);
     }

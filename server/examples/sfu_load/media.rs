@@ -11,6 +11,7 @@
 
 use super::metrics::{Histogram, LossCounter};
 use super::payload::{self, AUDIO_LAYER, Stamp};
+use server::sfu::arrival;
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
@@ -142,12 +144,19 @@ pub struct MediaReport {
     pub duplicates: u64,
     /// Packets long enough to hold a stamp that held none (damaged or misrouted).
     pub malformed: u64,
+    /// From the stamp's send time to the datagram's arrival at the subscriber's socket.
     pub latency: Histogram,
+    /// From the stamp's send time to when the tool read the datagram: `latency` plus the
+    /// tool's own queue (all subscribers share one thread).
+    pub latency_read: Histogram,
     /// When the publisher was asked for a keyframe (PLI or FIR), since it connected, and of
     /// which layer (`None`: every layer).
     pub keyframe_requests: Vec<(Instant, Option<usize>)>,
     pub keyframes_sent: u64,
     pub publisher_packets: u64,
+    /// The publisher's uplink estimate (bits per second) each time str0m revised it, from the
+    /// server's transport-wide feedback: what a browser would set its camera's bitrate by.
+    pub publisher_estimates: Vec<(Instant, u64)>,
 }
 
 impl Media {
@@ -167,11 +176,13 @@ impl Media {
             status: status.clone(),
             base,
             latency: Histogram::default(),
+            latency_read: Histogram::default(),
             window_start: None,
             window_end: None,
             malformed: 0,
             keyframe_requests: Vec::new(),
             keyframes_sent: 0,
+            publisher_estimates: Vec::new(),
             publisher_packets: 0,
             publishing: true,
         };
@@ -270,6 +281,8 @@ struct Peer {
     socket: mio::net::UdpSocket,
     local: SocketAddr,
     next_timeout: Instant,
+    /// When the tool read the datagram str0m is handling now.
+    read_at: Instant,
     pending: Option<SdpPendingOffer>,
     kind: Kind,
     alive: bool,
@@ -285,12 +298,14 @@ struct Engine {
     status: Arc<Status>,
     base: Instant,
     latency: Histogram,
+    latency_read: Histogram,
     window_start: Option<Instant>,
     window_end: Option<Instant>,
     malformed: u64,
     keyframe_requests: Vec<(Instant, Option<usize>)>,
     keyframes_sent: u64,
     publisher_packets: u64,
+    publisher_estimates: Vec<(Instant, u64)>,
     publishing: bool,
 }
 
@@ -302,6 +317,7 @@ impl Engine {
     fn run(&mut self, inbox: std_mpsc::Receiver<Command>) {
         let mut events = mio::Events::with_capacity(1024);
         let mut buf = vec![0u8; 2048];
+        let mut control = arrival::control_space();
         loop {
             loop {
                 match inbox.try_recv() {
@@ -342,24 +358,27 @@ impl Engine {
                     continue;
                 }
                 loop {
-                    let (n, source) = match self.peers[i].socket.recv_from(&mut buf) {
+                    let datagram = match arrival::recv(&self.peers[i].socket, &mut buf, &mut control) {
                         Ok(got) => got,
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
                         Err(_) => break,
                     };
-                    let now = Instant::now();
                     let peer = &mut self.peers[i];
                     if !peer.alive {
                         continue;
                     }
-                    let Ok(contents) = buf[..n].try_into() else { continue };
+                    peer.read_at = datagram.read;
+                    let Ok(contents) = buf[..datagram.len].try_into() else { continue };
+                    // str0m takes the arrival time, as a browser's network thread would give
+                    // it; time it is handed that is older than its last is only ever used
+                    // for this packet (str0m's clock does not go back).
                     let input = Input::Receive(
-                        now,
-                        Receive { proto: Protocol::Udp, source, destination: peer.local, contents },
+                        datagram.arrived,
+                        Receive { proto: Protocol::Udp, source: datagram.source, destination: peer.local, contents },
                     );
                     if peer.rtc.handle_input(input).is_ok() {
-                        self.drive(i, now);
+                        self.drive(i, datagram.read);
                     }
                 }
             }
@@ -389,6 +408,7 @@ impl Engine {
             Command::Measure => {
                 self.window_start = Some(now);
                 self.latency = Histogram::default();
+                self.latency_read = Histogram::default();
                 self.malformed = 0;
                 for peer in &mut self.peers {
                     if let Kind::Subscriber(s) = &mut peer.kind {
@@ -410,6 +430,7 @@ impl Engine {
             UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).map_err(|e| format!("bind a UDP socket: {e}"))?;
         let local = socket.local_addr().map_err(|e| format!("UDP socket address: {e}"))?;
         socket.set_nonblocking(true).map_err(|e| format!("UDP socket: {e}"))?;
+        arrival::enable(&socket).map_err(|e| format!("UDP socket arrival times: {e}"))?;
         let mut socket = mio::net::UdpSocket::from_std(socket);
         self.poll
             .registry()
@@ -422,7 +443,7 @@ impl Engine {
         let (socket, local) = self.bind()?;
         let candidate = Candidate::host(local, "udp").map_err(|e| format!("ICE candidate: {e}"))?;
         rtc.add_local_candidate(candidate);
-        self.peers.push(Peer { rtc, socket, local, next_timeout: now, pending: None, kind, alive: true });
+        self.peers.push(Peer { rtc, socket, local, next_timeout: now, read_at: now, pending: None, kind, alive: true });
         Ok(self.peers.len() - 1)
     }
 
@@ -431,7 +452,15 @@ impl Engine {
     }
 
     fn new_offer(&mut self, role: Role, joined: Instant, now: Instant) -> Result<Offered, String> {
-        let rtc = rtc_config().build(now);
+        let rtc = match role {
+            // The publisher estimates its uplink as a browser does; it reports the estimate
+            // and does not act on it (its camera's bitrate is fixed).
+            Role::Publisher => {
+                let sending: u64 = self.camera.layer_bps.iter().sum::<u64>() + self.camera.audio_bps;
+                rtc_config().enable_bwe(Some(Bitrate::bps(sending))).build(now)
+            }
+            Role::Subscriber => rtc_config().build(now),
+        };
         // The kind is filled in once the mids are known.
         let i = self.add_peer(rtc, Self::new_subscriber(joined), now)?;
         let peer = &mut self.peers[i];
@@ -542,6 +571,9 @@ impl Engine {
             (Kind::Publisher(_), Event::Connected) => {
                 self.status.publisher_connected.store(true, Ordering::Relaxed);
             }
+            (Kind::Publisher(_), Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. })) => {
+                self.publisher_estimates.push((now, estimate.as_u64()));
+            }
             (Kind::Publisher(p), Event::KeyframeRequest(req)) if req.mid == p.video => {
                 let layer = req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid));
                 self.keyframe_requests.push((now, layer));
@@ -585,6 +617,7 @@ impl Engine {
                         }
                         let sent = self.base + Duration::from_nanos(st.sent_ns);
                         self.latency.record(arrived.saturating_duration_since(sent).as_micros() as u64);
+                        self.latency_read.record(peer.read_at.saturating_duration_since(sent).as_micros() as u64);
                     }
                     None if payload::must_hold_stamp(packet.payload.len()) => self.malformed += 1,
                     None => {}
@@ -662,6 +695,9 @@ impl Engine {
             let Some(mut next) = p.paced.pop_front() else { break };
             p.budget -= next.packet.len() as f64;
             let Some(stream) = api.stream_tx_by_mid(p.video, Some(Rid::from(RIDS[next.layer]))) else { continue };
+            // Paced above, as libwebrtc paces; str0m's own pacer (on with its estimator) must
+            // not pace it again.
+            stream.set_unpaced(true);
             payload::restamp(&mut next.packet, nanos(base, Instant::now()));
             let write = RtpWrite::new(vp8, SeqNo::from(next.seq), next.rtp_time, now, next.packet)
                 .marker(next.marker)
@@ -728,8 +764,10 @@ impl Engine {
             duplicates,
             malformed: self.malformed,
             latency: std::mem::take(&mut self.latency),
+            latency_read: std::mem::take(&mut self.latency_read),
             keyframe_requests: std::mem::take(&mut self.keyframe_requests),
             keyframes_sent: self.keyframes_sent,
+            publisher_estimates: std::mem::take(&mut self.publisher_estimates),
             publisher_packets: self.publisher_packets,
         }
     }

@@ -504,11 +504,20 @@ impl SfuCore {
         self.run_actions(now);
     }
 
-    /// A datagram arrived on the worker's socket at `destination` (the announced address).
-    pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, bytes: &[u8]) {
+    /// A datagram that reached the worker's socket at `destination` (the announced address) at
+    /// `arrived`, read at `now`. str0m is given the arrival time: it goes into the congestion
+    /// feedback the sender's browser estimates its uplink from (see [`super::arrival`]).
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        arrived: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
         self.last_now = now;
         let Ok(contents) = bytes.try_into() else { return };
-        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let input = Input::Receive(arrived.min(now), Receive { proto: Protocol::Udp, source, destination, contents });
         let cached = self.by_source.get(&source).copied().filter(|id| {
             // An address can move to another peer (a NAT rebinding); check before trusting it.
             self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input))

@@ -1,5 +1,6 @@
 //! Live audio and video: a selective forwarding unit (SFU) inside the server, built on str0m.
 //!
+//! - [`arrival`]: datagrams with the time they reached the socket.
 //! - [`core`]: one worker's peers and the forwarding between them, sans-IO (tested on
 //!   simulated time).
 //! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
@@ -12,6 +13,7 @@
 //! Signalling rides the room's WebSocket (`media_offer`, `media_answer`, `media_view`); the room
 //! actor checks who may publish and calls the class's worker through [`Sfu`].
 
+pub mod arrival;
 pub mod core;
 pub mod keyframes;
 pub mod layers;

@@ -178,7 +178,7 @@ impl Sim {
                 continue;
             }
             if p.to == sfu_addr() {
-                self.core.receive(now, p.from, p.to, &p.bytes);
+                self.core.receive(now, p.at, p.from, p.to, &p.bytes);
             } else if let Some(b) = self.browsers.iter_mut().find(|b| b.addr == p.to) {
                 let contents = p.bytes.as_slice().try_into().expect("a datagram");
                 let input =
@@ -588,7 +588,7 @@ fn bad_offers_and_bad_datagrams_are_refused_and_the_core_goes_on() {
                 noise as u8
             })
             .collect();
-        sim.core.receive(sim.now, "10.9.9.9:9".parse().unwrap(), sfu_addr(), &bytes);
+        sim.core.receive(sim.now, sim.now, "10.9.9.9:9".parse().unwrap(), sfu_addr(), &bytes);
     }
     // The teacher still publishes, a student still receives.
     let fresh = sim.browser(1);

@@ -3,6 +3,7 @@
 //! async side (room actors) talks to a worker over a channel; answers come back on oneshots,
 //! events (a peer lost, the active speaker) on the class's event channel.
 
+use super::arrival;
 use super::core::{Accepted, ClassId, Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent};
 use app::protocol::{UserId, ViewSlot};
 use lectern_core::config::MediaConfig;
@@ -79,6 +80,10 @@ impl Sfu {
             let (commands, inbox) = std_mpsc::channel();
             let core = SfuCore::new(limits.clone(), announced.clone());
             socket.set_nonblocking(true)?;
+            // Without arrival times the worker still runs, on read times (see `arrival`).
+            if let Err(e) = arrival::enable(&socket) {
+                tracing::warn!(worker = i, %e, "SFU socket gives no arrival times");
+            }
             let mut socket = mio::net::UdpSocket::from_std(socket);
             let poll = mio::Poll::new()?;
             poll.registry().register(&mut socket, SOCKET, mio::Interest::READABLE)?;
@@ -156,6 +161,7 @@ fn run(
     let mut events = mio::Events::with_capacity(4);
     let mut sinks: HashMap<ClassId, EventSink> = HashMap::new();
     let mut buf = vec![0u8; 2048];
+    let mut control = arrival::control_space();
     let mut more_queued = false;
     loop {
         loop {
@@ -183,16 +189,16 @@ fn run(
         // Edge-triggered: read until the socket is empty (or the burst is used up).
         more_queued = false;
         for i in 0..READ_BURST {
-            match socket.recv_from(&mut buf) {
-                Ok((n, source)) => {
+            match arrival::recv(&socket, &mut buf, &mut control) {
+                Ok(d) => {
                     let destination = announced
                         .iter()
-                        .find(|a| a.is_ipv4() == source.is_ipv4())
+                        .find(|a| a.is_ipv4() == d.source.is_ipv4())
                         .or(announced.first())
                         .copied()
-                        .unwrap_or(source);
-                    let bytes = &buf[..n];
-                    guarded("datagram", || core.receive(Instant::now(), source, destination, bytes));
+                        .unwrap_or(d.source);
+                    let bytes = &buf[..d.len];
+                    guarded("datagram", || core.receive(d.read, d.arrived, d.source, destination, bytes));
                     more_queued = i + 1 == READ_BURST;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,

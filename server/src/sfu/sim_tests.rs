@@ -68,6 +68,10 @@ struct Sim {
     events: Vec<SfuEvent>,
     /// Addresses cut off from the network (a browser that went away).
     unplugged: Vec<SocketAddr>,
+    /// The core's calls go through the `measured_*` functions (see `forwarding_cost_replay`).
+    measuring: bool,
+    /// RTP packets the core sent to browsers while measuring.
+    forwarded: u64,
 }
 
 impl Sim {
@@ -81,6 +85,8 @@ impl Sim {
             loss: Box::new(|_, _, _| false),
             events: Vec::new(),
             unplugged: Vec::new(),
+            measuring: false,
+            forwarded: 0,
         }
     }
 
@@ -178,7 +184,11 @@ impl Sim {
                 continue;
             }
             if p.to == sfu_addr() {
-                self.core.receive(now, p.at, p.from, p.to, &p.bytes);
+                if self.measuring {
+                    measured_receive(&mut self.core, now, p.at, p.from, p.to, &p.bytes);
+                } else {
+                    self.core.receive(now, p.at, p.from, p.to, &p.bytes);
+                }
             } else if let Some(b) = self.browsers.iter_mut().find(|b| b.addr == p.to) {
                 let contents = p.bytes.as_slice().try_into().expect("a datagram");
                 let input =
@@ -187,9 +197,19 @@ impl Sim {
             }
         }
         if self.core.poll_timeout().is_some_and(|t| t <= now) {
-            self.core.tick(now);
+            if self.measuring {
+                measured_tick(&mut self.core, now);
+            } else {
+                self.core.tick(now);
+            }
         }
-        while let Some(d) = self.core.poll_datagram(now) {
+        loop {
+            let datagram =
+                if self.measuring { measured_poll_datagram(&mut self.core, now) } else { self.core.poll_datagram(now) };
+            let Some(d) = datagram else { break };
+            if self.measuring && is_rtp(&d.contents) {
+                self.forwarded += 1;
+            }
             self.send(sfu_addr(), d.destination, d.contents);
         }
         self.events.extend(self.core.take_events());
@@ -324,6 +344,24 @@ fn teacher_and_student(sim: &mut Sim, quality: VideoQuality) -> (usize, Mid, Cam
     sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), quality);
     connect(sim, &[teacher, student]);
     (student, slot, Camera::new(teacher, camera_mid))
+}
+
+// The core's calls while a replay is measured, never inlined, so that callgrind can count
+// them and nothing else (`--toggle-collect='*measured_*'` in `bench/sfu_cost.sh`).
+
+#[inline(never)]
+fn measured_receive(core: &mut SfuCore, now: Instant, at: Instant, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+    core.receive(now, at, from, to, bytes);
+}
+
+#[inline(never)]
+fn measured_tick(core: &mut SfuCore, now: Instant) {
+    core.tick(now);
+}
+
+#[inline(never)]
+fn measured_poll_datagram(core: &mut SfuCore, now: Instant) -> Option<super::core::Datagram> {
+    core.poll_datagram(now)
 }
 
 /// Frames one slot received, in order.
@@ -636,4 +674,45 @@ fn a_peer_that_goes_silent_is_closed_after_the_grace() {
     let closed: Vec<_> = sim.events.iter().filter(|e| matches!(e, SfuEvent::PeerClosed { .. })).collect();
     assert_eq!(closed, vec![&SfuEvent::PeerClosed { class: CLASS, peer: sim.browsers[student].peer }]);
     assert_eq!(sim.core.peer_count(), 1, "the teacher stays");
+}
+
+/// The core's own work per forwarded packet, counted by callgrind (`bench/sfu_cost.sh`): a
+/// teacher's camera (three layers, a keyframe when asked) and microphone shown to
+/// `SFU_REPLAY_STUDENTS` students (default 50) at high quality, on simulated time, so every
+/// run does the same work. Connecting and two seconds to settle are not counted; the next
+/// `SFU_REPLAY_SECONDS` (default 3) are.
+#[test]
+#[ignore = "a benchmark: bench/sfu_cost.sh runs it under callgrind"]
+fn forwarding_cost_replay() {
+    let number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let students = number("SFU_REPLAY_STUDENTS", 50) as usize;
+    let seconds = number("SFU_REPLAY_SECONDS", 3);
+    let mut sim = Sim::new(Limits::default());
+    let teacher = sim.browser(1);
+    let (camera_mid, mic_mid) = sim.publish_camera_and_mic(teacher);
+    let track = (sim.browsers[teacher].peer, camera_mid);
+    let mut everyone = vec![teacher];
+    for s in 0..students {
+        let b = sim.browser(2 + s as i64);
+        let slot = sim.subscribe(b, 1)[0];
+        sim.view(b, slot, track, VideoQuality::High);
+        everyone.push(b);
+    }
+    connect(&mut sim, &everyone);
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    let mut class = |sim: &mut Sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+        if ms.is_multiple_of(20) {
+            sim.microphone_packet(teacher, mic_mid, ms / 20, -30);
+        }
+    };
+    sim.run(Duration::from_secs(2), &mut class);
+    sim.measuring = true;
+    sim.run(Duration::from_secs(seconds), &mut class);
+    sim.measuring = false;
+    let frames: usize = everyone[1..].iter().map(|b| sim.browsers[*b].received.len()).sum();
+    println!("replay: {students} students, {seconds} s measured, {} RTP packets forwarded", sim.forwarded);
+    assert!(frames > students * 30 * seconds as usize / 2, "the students saw video: {frames} frames");
 }

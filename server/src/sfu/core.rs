@@ -21,6 +21,7 @@ use super::speaker::SpeakerDetector;
 use super::timeline::Timeline;
 use app::protocol::{MediaSource, Publication, UserId, VideoQuality, ViewSlot};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -36,6 +37,37 @@ pub type PeerId = u64;
 pub type ClassId = i64;
 /// A published track: its peer and its m-line there.
 pub type TrackKey = (PeerId, Mid);
+
+/// A map keyed by ids the server hands out (peers, classes), looked up several times per
+/// forwarded packet. The default SipHash resists keys chosen to collide, which these are not,
+/// and it was the core's largest cost of its own (`bench/sfu_cost.sh`). Maps keyed by what
+/// arrives from the network (`by_source`, mids) keep SipHash.
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Multiply-rotate hashing of integer ids: sequential ids spread over every bit.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // An odd constant with well-mixed bits (2^64 divided by the golden ratio).
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+}
 
 /// How often layers are re-allocated, meters rolled and owed keyframes sent.
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
@@ -293,8 +325,8 @@ enum Action {
 pub struct SfuCore {
     limits: Limits,
     candidates: Vec<SocketAddr>,
-    peers: HashMap<PeerId, Peer>,
-    classes: HashMap<ClassId, ClassMedia>,
+    peers: IdMap<PeerId, Peer>,
+    classes: IdMap<ClassId, ClassMedia>,
     /// Which peer a remote address belongs to, learnt from `Rtc::accepts`.
     by_source: HashMap<SocketAddr, PeerId>,
     outbox: VecDeque<Datagram>,
@@ -313,8 +345,8 @@ impl SfuCore {
         Self {
             limits,
             candidates,
-            peers: HashMap::new(),
-            classes: HashMap::new(),
+            peers: IdMap::default(),
+            classes: IdMap::default(),
             by_source: HashMap::new(),
             outbox: VecDeque::new(),
             written: VecDeque::new(),
@@ -1108,6 +1140,21 @@ pub fn parse_track_id(id: &str) -> Option<TrackKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn sequential_ids_spread_over_the_bits_a_hash_table_uses() {
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let hashes: Vec<u64> = (1..=4096u64).map(|id| build.hash_one(id)).collect();
+        let distinct: std::collections::HashSet<u64> = hashes.iter().copied().collect();
+        assert_eq!(distinct.len(), hashes.len());
+        // hashbrown picks a bucket with the low bits and tags it with the top seven.
+        let buckets: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 4095).collect();
+        let tags: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(buckets.len() > 4096 * 6 / 10, "{} of 4096 buckets", buckets.len());
+        assert_eq!(tags.len(), 128);
+        assert_ne!(build.hash_one(7i64), build.hash_one(-7i64));
+    }
 
     #[test]
     fn at_a_switch_the_old_layer_stops_mid_frame_and_the_new_one_starts_whole() {

@@ -362,8 +362,9 @@ struct RunReport {
     keyframe_requests_window_by_layer: [usize; 3],
     keyframes_sent: u64,
     publisher_packets_per_s: f64,
-    /// The publisher's uplink estimate in the window (kbit/s): lowest and median. It sends a
-    /// fixed rate on a loopback path, so an estimate below that rate is the server's doing.
+    /// The publisher's uplink estimate in the window (kbit/s): the lowest, and the median of
+    /// the values str0m reported. It sends a fixed rate on a path with nothing else on it, so
+    /// an estimate below that rate is the server's doing (late or lost feedback).
     publisher_estimate_kbps: [Option<f64>; 2],
     server_cpu_percent: f64,
     server_cpu_us_per_packet: f64,
@@ -562,10 +563,13 @@ fn summarize(
         keyframe_requests_window_by_layer: window_by_layer,
         keyframes_sent: report.keyframes_sent,
         publisher_estimate_kbps: {
-            let mut kbps: Vec<f64> = report
-                .publisher_estimates
+            // str0m reports an estimate when it changes: the one in force as the window
+            // opened counts too.
+            let estimates = &report.publisher_estimates;
+            let first = estimates.iter().rposition(|(t, _)| *t <= phases.window_start).unwrap_or(0);
+            let mut kbps: Vec<f64> = estimates[first.min(estimates.len())..]
                 .iter()
-                .filter(|(t, _)| *t >= phases.window_start && *t < phases.window_end)
+                .filter(|(t, _)| *t < phases.window_end)
                 .map(|(_, bps)| *bps as f64 / 1000.0)
                 .collect();
             [percentile(&mut kbps, 0.0), percentile(&mut kbps, 0.5)]

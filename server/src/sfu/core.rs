@@ -31,7 +31,7 @@ use str0m::format::{Codec, PayloadParams};
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt, Rid, Rids};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, PacerReason, Reason, Rtc, RtcConfig};
 
 pub type PeerId = u64;
 pub type ClassId = i64;
@@ -299,6 +299,9 @@ struct Peer {
     disconnected_since: Option<Instant>,
     /// In `SfuCore::written`.
     written: bool,
+    /// Forwarded packets written to this peer's streams and not yet seen leave, about (an
+    /// RTCP datagram is not counted; see `drive`).
+    unsent: u32,
 }
 
 #[derive(Default)]
@@ -395,6 +398,7 @@ impl SfuCore {
                 next_timeout: now,
                 disconnected_since: None,
                 written: false,
+                unsent: 0,
             };
             self.peers.insert(req.peer, peer);
             self.classes.entry(req.class).or_default().peers.push(req.peer);
@@ -600,14 +604,14 @@ impl SfuCore {
         }
     }
 
-    /// The next datagram to send, at `now`. Subscribers written to since the last call send
-    /// what they were given one after another: a worker that reads a burst of datagrams before
-    /// polling lets each subscriber send a burst's packets in one pass (one `poll_output` loop,
-    /// not one per packet), which is most of what a busy worker saves. Each subscriber is
-    /// driven at the `now` of the call that reaches it, so its packets carry the time they
-    /// really leave: str0m stamps them for transport-wide feedback, and stamped with the time
-    /// the publisher's packet arrived, the worker's own fan-out to a class would look like
-    /// network delay to every subscriber's bandwidth estimate.
+    /// The next datagram to send, at `now` (the worker reads the clock for each call: a send
+    /// takes time). Subscribers written to since the last call are driven in turn, one packet
+    /// each per turn (str0m's pacer lets one out per timeout, see `drive`), round and round
+    /// until each has sent what it was given: every subscriber gets a packet before any gets
+    /// the next. Each is driven at the `now` of the call that reaches it, so its packets carry
+    /// the time they really leave: str0m stamps them for transport-wide feedback, and stamped
+    /// with the time the publisher's packet arrived, the worker's own fan-out to a class would
+    /// look like network delay to every subscriber's bandwidth estimate.
     pub fn poll_datagram(&mut self, now: Instant) -> Option<Datagram> {
         loop {
             if let Some(datagram) = self.outbox.pop_front() {
@@ -763,6 +767,7 @@ impl SfuCore {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         let mut failed = false;
         let mut due_answered = 0;
+        let mut transmitted = false;
         loop {
             let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
                 Ok(Ok(output)) => output,
@@ -785,9 +790,29 @@ impl SfuCore {
                         continue;
                     }
                     peer.next_timeout = t;
+                    // str0m's pacer lets one packet out per timeout it is given and asks for
+                    // the next 1 µs on. Coming back to this peer later in the same flush, once
+                    // the clock has moved, sends the rest of what it was given in the flush,
+                    // in turn with the class's other subscribers, instead of one packet per
+                    // worker turn. Only while some of it is left (a last visit would cost a
+                    // timeout that the next packet's own would have covered), and only after
+                    // a transmit, so a peer is never polled twice at one instant for nothing.
+                    if !transmitted {
+                        peer.unsent = 0;
+                    } else if peer.unsent > 0
+                        && !peer.written
+                        && peer.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Immediate)
+                    {
+                        peer.written = true;
+                        self.written.push_back(id);
+                    }
                     break;
                 }
                 Output::Transmit(t) => {
+                    transmitted = true;
+                    if super::rtp::is_rtp(&t.contents) {
+                        peer.unsent = peer.unsent.saturating_sub(1);
+                    }
                     // str0m hands over its buffer: no copy.
                     self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.into() })
                 }
@@ -884,7 +909,10 @@ impl SfuCore {
                     let out_time = slot.timeline.map(packet.time, packet.timestamp, switched);
                     let Some(pt) = outgoing_pt(&mut slot.pt, &sub.rtc, &params) else { continue };
                     let out = Outgoing { mid: slot.mid, pt, seq: out_seq, time: out_time };
-                    wrote |= write_forwarded(&mut sub.rtc, out, &packet, |w| w.nackable(true));
+                    if write_forwarded(&mut sub.rtc, out, &packet, |w| w.nackable(true)) {
+                        wrote = true;
+                        sub.unsent += 1;
+                    }
                 }
             } else {
                 for slot in sub.audio_slots.iter_mut().filter(|s| s.track == Some(key)) {
@@ -899,7 +927,10 @@ impl SfuCore {
                         ..Default::default()
                     };
                     let out = Outgoing { mid: slot.mid, pt, seq: out_seq, time: out_time };
-                    wrote |= write_forwarded(&mut sub.rtc, out, &packet, |w| w.ext_vals(ext));
+                    if write_forwarded(&mut sub.rtc, out, &packet, |w| w.ext_vals(ext)) {
+                        wrote = true;
+                        sub.unsent += 1;
+                    }
                 }
             }
             if wrote && !sub.written {

@@ -15,6 +15,12 @@ pub enum FrameStart {
     Key,
 }
 
+/// Whether one of our datagrams is RTP rather than RTCP (RFC 5761: an RTCP packet's second
+/// byte is its type, 192 to 223; SRTP leaves the header in the clear).
+pub fn is_rtp(datagram: &[u8]) -> bool {
+    datagram.len() > 12 && (128..192).contains(&datagram[0]) && !(192..224).contains(&datagram[1])
+}
+
 /// VP8 (RFC 7741 §4.2): the payload descriptor, then, on a frame's first packet (S set,
 /// partition 0), the frame tag whose lowest bit is 0 for a keyframe.
 pub fn vp8_frame_start(payload: &[u8]) -> FrameStart {
@@ -134,6 +140,19 @@ impl SeqRewriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtp_and_rtcp_are_told_apart_by_their_second_byte() {
+        let mut rtp = [0u8; 20];
+        rtp[0] = 0x80;
+        rtp[1] = 96 | 0x80; // VP8 with the marker bit
+        assert!(is_rtp(&rtp));
+        let mut rtcp = rtp;
+        rtcp[1] = 205; // transport-wide feedback
+        assert!(!is_rtp(&rtcp));
+        assert!(!is_rtp(&rtp[..12]), "too short for a payload");
+        assert!(!is_rtp(&[0x16; 20]), "DTLS");
+    }
 
     #[test]
     fn vp8_descriptors_of_every_shape_show_the_frame_start_and_keyframes() {

@@ -28,7 +28,7 @@ pub struct Datagram {
     pub source: SocketAddr,
     /// When the datagram reached the socket (the read time when the kernel gave no stamp).
     pub arrived: Instant,
-    /// When the tool read it.
+    /// When it was read.
     pub read: Instant,
 }
 
@@ -82,7 +82,7 @@ mod tests {
                 Ok(d) if d.source == sender.local_addr().unwrap() => ours = Some((d, buf[..d.len].to_vec())),
                 Ok(_) => continue,
                 Err(e) => {
-                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "a read of an empty socket waits");
+                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "an empty socket answers WouldBlock");
                     break;
                 }
             }

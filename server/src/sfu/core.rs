@@ -299,8 +299,9 @@ struct Peer {
     disconnected_since: Option<Instant>,
     /// In `SfuCore::written`.
     written: bool,
-    /// Forwarded packets written to this peer's streams and not yet seen leave, about (an
-    /// RTCP datagram is not counted; see `drive`).
+    /// Forwarded packets written to this peer's streams that have not left yet, as far as
+    /// `drive` can tell: it counts RTP datagrams out, and starts again from nought when a
+    /// pass sends nothing.
     unsent: u32,
 }
 

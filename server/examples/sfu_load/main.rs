@@ -27,8 +27,9 @@
 //!    packet a subscriber receives is decrypted by str0m and checked (its stamp, its sequence
 //!    number); one-way latency is the datagram's arrival at the subscriber's socket (the
 //!    kernel's receive timestamp) minus the stamp's send time (one clock, one process), and is
-//!    also reported as read by the tool, which adds the tool's own queue; loss is sequence numbers never received, after NACK had two seconds to repair
-//!    them. The server's CPU time and memory come from `/proc/<pid>`.
+//!    also reported as read by the tool, which adds the tool's own queue; loss is sequence
+//!    numbers never received, after NACK had two seconds to repair them. The server's CPU
+//!    time and memory come from `/proc/<pid>`.
 //!
 //! The report: packets forwarded per second, loss, latency p50/p99/p99.9, time from the start
 //! of a subscriber's join to its first whole video frame, the keyframes the publisher was
@@ -567,7 +568,7 @@ fn summarize(
             // opened counts too.
             let estimates = &report.publisher_estimates;
             let first = estimates.iter().rposition(|(t, _)| *t <= phases.window_start).unwrap_or(0);
-            let mut kbps: Vec<f64> = estimates[first.min(estimates.len())..]
+            let mut kbps: Vec<f64> = estimates[first..]
                 .iter()
                 .filter(|(t, _)| *t < phases.window_end)
                 .map(|(_, bps)| *bps as f64 / 1000.0)

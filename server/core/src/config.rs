@@ -217,6 +217,11 @@ pub struct MediaConfig {
     pub last_n: usize,
     /// Seconds a participant whose connection dropped keeps their media and place.
     pub rejoin_grace_seconds: u64,
+    /// Kernel buffer asked for each worker's UDP socket, each way, in KiB. While a worker
+    /// sends one packet to 300 students, the others queue here; the kernel's default (about
+    /// 200 KiB, some 90 full datagrams) drops the teacher's packets. The kernel caps it at
+    /// `net.core.rmem_max` / `wmem_max`.
+    pub socket_buffer_kib: u32,
 }
 
 /// One entry of the browser's `iceServers`.
@@ -246,6 +251,7 @@ impl Default for MediaConfig {
             audio_max_kbps: 64,
             last_n: 4,
             rejoin_grace_seconds: 20,
+            socket_buffer_kib: 4096,
         }
     }
 }
@@ -439,6 +445,9 @@ impl Config {
                 "media.camera_max_kbps and media.screen_max_kbps must be at least 100, media.audio_max_kbps at least 8",
             );
         }
+        if !(64..=262_144).contains(&media.socket_buffer_kib) {
+            return bad("media.socket_buffer_kib must be between 64 and 262144 (256 MiB)");
+        }
         if media.workers > 256 || media.last_n > 25 {
             return bad("media.workers can be at most 256 and media.last_n at most 25");
         }
@@ -548,6 +557,9 @@ mod tests {
             jail.create_file("caps.toml", "[media]\ncamera_max_kbps = 10\n")?;
             let err = Config::load(Some(Path::new("caps.toml"))).unwrap_err().to_string();
             assert!(err.contains("camera_max_kbps"), "{err}");
+            jail.create_file("buffer.toml", "[media]\nsocket_buffer_kib = 16\n")?;
+            let err = Config::load(Some(Path::new("buffer.toml"))).unwrap_err().to_string();
+            assert!(err.contains("socket_buffer_kib"), "{err}");
             jail.create_file("ip.toml", "[media]\nannounced_ips = [\"not-an-ip\"]\n")?;
             assert!(Config::load(Some(Path::new("ip.toml"))).is_err());
 

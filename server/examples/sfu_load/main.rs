@@ -54,7 +54,7 @@ use std::process::{Child, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::proc_stats::{ProcSample, cpu_model, sample};
+use support::proc_stats::{ProcSample, UdpDrops, cpu_model, sample, udp_drops};
 use support::server_process::{Launch, Server, default_server, launch_command, start_server};
 use support::{Failure, fail, wait_for};
 use tokio::sync::Semaphore;
@@ -370,6 +370,9 @@ struct RunReport {
     server_cpu_percent: f64,
     server_cpu_us_per_packet: f64,
     server_rss_mb: f64,
+    /// Datagrams dropped for full socket buffers in the server's network namespace, in the
+    /// window (with `--netns` the namespace holds only the server).
+    server_udp_drops: UdpDrops,
     tool_cpu_percent: f64,
 }
 
@@ -465,11 +468,13 @@ async fn run_once(sfu: Sfu, subscribers: usize, args: &Args, progress: &dyn Fn(&
 
     progress(&format!("{}: measuring for {} s", sfu.name(), args.seconds));
     let server_before = sample(under.pid())?;
+    let drops_before = udp_drops(under.pid())?;
     let tool_before = sample("self")?;
     media.measure()?;
     let window_start = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let server_after = sample(under.pid())?;
+    let drops_after = udp_drops(under.pid())?;
     let tool_after = sample("self")?;
     media.stop_publishing()?;
     let window_end = Instant::now();
@@ -497,6 +502,7 @@ async fn run_once(sfu: Sfu, subscribers: usize, args: &Args, progress: &dyn Fn(&
             window_start,
             window_end,
             server: (server_before, server_after),
+            server_udp_drops: drops_after.since(&drops_before),
             tool: (tool_before, tool_after),
             publishing_s: window_end.duration_since(publishing_since).as_secs_f64(),
         },
@@ -509,6 +515,7 @@ struct Phases {
     window_start: Instant,
     window_end: Instant,
     server: (ProcSample, ProcSample),
+    server_udp_drops: UdpDrops,
     tool: (ProcSample, ProcSample),
     /// From the publisher's connection to the end of the window.
     publishing_s: f64,
@@ -583,6 +590,7 @@ fn summarize(
             server_cpu_ms as f64 * 1000.0 / report.packets as f64
         },
         server_rss_mb: phases.server.1.rss_kb as f64 / 1024.0,
+        server_udp_drops: phases.server_udp_drops,
         tool_cpu_percent,
     }
 }
@@ -628,6 +636,8 @@ fn run_json(r: &RunReport) -> serde_json::Value {
             "cpu_percent_of_core": r.server_cpu_percent,
             "cpu_us_per_forwarded_packet": r.server_cpu_us_per_packet,
             "rss_mb": r.server_rss_mb,
+            "udp_dropped_receive_buffer_full": r.server_udp_drops.receive_buffer,
+            "udp_dropped_send_buffer_full": r.server_udp_drops.send_buffer,
         },
         "tool_cpu_percent_of_core": r.tool_cpu_percent,
     })
@@ -690,6 +700,10 @@ fn print_run(r: &RunReport) {
     println!(
         "  server        {:.1}% of a core, {:.2} µs CPU per forwarded packet, {:.1} MB resident",
         r.server_cpu_percent, r.server_cpu_us_per_packet, r.server_rss_mb
+    );
+    println!(
+        "  server's UDP  {} datagrams dropped on a full receive buffer, {} on a full send buffer (its network namespace)",
+        r.server_udp_drops.receive_buffer, r.server_udp_drops.send_buffer
     );
     println!("  load tool     {:.1}% of a core", r.tool_cpu_percent);
 }

@@ -39,6 +39,41 @@ impl Dist {
     }
 }
 
+/// UDP datagrams the kernel dropped because a socket's buffer was full, counted over every
+/// socket in a process's network namespace (`/proc/<pid>/net/snmp`): the process's alone
+/// only when it has a namespace to itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UdpDrops {
+    pub receive_buffer: u64,
+    pub send_buffer: u64,
+}
+
+impl UdpDrops {
+    pub fn since(&self, before: &UdpDrops) -> UdpDrops {
+        UdpDrops {
+            receive_buffer: self.receive_buffer.saturating_sub(before.receive_buffer),
+            send_buffer: self.send_buffer.saturating_sub(before.send_buffer),
+        }
+    }
+}
+
+pub fn udp_drops(pid: &str) -> Result<UdpDrops, Failure> {
+    let snmp =
+        std::fs::read_to_string(format!("/proc/{pid}/net/snmp")).map_err(|e| fail("read /proc/<pid>/net/snmp", e))?;
+    parse_udp_drops(&snmp).ok_or_else(|| "no UDP buffer counters in /proc/<pid>/net/snmp".into())
+}
+
+/// The `Udp:` lines of `/proc/net/snmp`: a line of names, then a line of values.
+fn parse_udp_drops(snmp: &str) -> Option<UdpDrops> {
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (udp.next()?, udp.next()?);
+    let counter = |name: &str| {
+        let at = names.split_whitespace().position(|n| n == name)?;
+        values.split_whitespace().nth(at)?.parse().ok()
+    };
+    Some(UdpDrops { receive_buffer: counter("RcvbufErrors")?, send_buffer: counter("SndbufErrors")? })
+}
+
 /// One reading of a process's CPU time and memory.
 #[derive(Clone, Copy, Debug)]
 pub struct ProcSample {
@@ -109,4 +144,27 @@ pub fn cpu_model() -> String {
                 .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_buffer_drops_are_read_by_name_from_the_snmp_table() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n\
+            Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n\
+            Udp: 900 3 12 800 11 1 0 0 0\n\
+            UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n\
+            UdpLite: 0 0 0 0 0 0 0 0 0\n";
+        assert_eq!(parse_udp_drops(snmp), Some(UdpDrops { receive_buffer: 11, send_buffer: 1 }));
+        assert_eq!(parse_udp_drops("Ip: Forwarding\nIp: 1\n"), None);
+        let later = UdpDrops { receive_buffer: 15, send_buffer: 1 };
+        assert_eq!(
+            later.since(&UdpDrops { receive_buffer: 11, send_buffer: 1 }),
+            UdpDrops { receive_buffer: 4, send_buffer: 0 }
+        );
+        // This machine's own table parses.
+        assert!(udp_drops("self").is_ok());
+    }
 }

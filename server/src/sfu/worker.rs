@@ -75,6 +75,19 @@ impl Sfu {
             let port = if config.udp_port == 0 { 0 } else { config.udp_port + i as u16 };
             let socket = UdpSocket::bind(SocketAddr::new(config.bind_ip, port))?;
             let local = socket.local_addr()?;
+            let asked = config.socket_buffer_kib as usize * 1024;
+            match size_buffers(&socket, asked) {
+                Ok(given) if given.receive < asked || given.send < asked => tracing::warn!(
+                    worker = i,
+                    asked_kib = asked / 1024,
+                    receive_kib = given.receive / 1024,
+                    send_kib = given.send / 1024,
+                    "the kernel gave the SFU socket smaller buffers than media.socket_buffer_kib: \
+                     raise net.core.rmem_max and net.core.wmem_max (docs/media.md)"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(worker = i, %e, "cannot size the SFU socket's buffers"),
+            }
             let announced = announced_addresses(config, local);
             tracing::info!(worker = i, %local, candidates = ?announced, "SFU worker listening");
             let (commands, inbox) = std_mpsc::channel();
@@ -146,6 +159,23 @@ fn announced_addresses(config: &MediaConfig, local: SocketAddr) -> Vec<SocketAdd
         vec![local.ip()]
     };
     ips.into_iter().map(|ip| SocketAddr::new(ip, local.port())).collect()
+}
+
+/// A socket's kernel buffers for data, each way, in bytes.
+#[derive(Debug)]
+struct Buffers {
+    receive: usize,
+    send: usize,
+}
+
+/// Ask for `bytes` of buffer each way; returns what the kernel gave, at most its cap
+/// (`net.core.rmem_max`, `wmem_max`). Linux reserves twice the figure asked, half of it for
+/// its own bookkeeping, and reports the double: halved here, so it compares with the ask.
+fn size_buffers(socket: &UdpSocket, bytes: usize) -> nix::Result<Buffers> {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    setsockopt(socket, sockopt::RcvBuf, &bytes)?;
+    setsockopt(socket, sockopt::SndBuf, &bytes)?;
+    Ok(Buffers { receive: getsockopt(socket, sockopt::RcvBuf)? / 2, send: getsockopt(socket, sockopt::SndBuf)? / 2 })
 }
 
 /// The worker's loop. It waits in epoll: a socket read timeout counts in kernel ticks (asked
@@ -253,5 +283,30 @@ fn flush(core: &mut SfuCore, socket: &mio::net::UdpSocket, sinks: &mut HashMap<C
 fn guarded(what: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         tracing::error!(what, "the SFU worker caught a panic and goes on");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel_cap(name: &str) -> usize {
+        let path = format!("/proc/sys/net/core/{name}");
+        std::fs::read_to_string(&path).ok().and_then(|v| v.trim().parse().ok()).expect("the kernel's buffer cap")
+    }
+
+    #[test]
+    fn a_worker_socket_gets_the_buffers_asked_for_up_to_the_kernels_cap() {
+        use nix::sys::socket::{getsockopt, sockopt};
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let default = getsockopt(&socket, sockopt::RcvBuf).expect("read the default") / 2;
+        let asked = 1024 * 1024;
+        let given = size_buffers(&socket, asked).expect("size the buffers");
+        assert_eq!(given.receive, asked.min(kernel_cap("rmem_max")), "{given:?}");
+        assert_eq!(given.send, asked.min(kernel_cap("wmem_max")), "{given:?}");
+        // Where the cap allows it, more than the kernel's default: what the setting is for.
+        if kernel_cap("rmem_max") >= asked {
+            assert!(given.receive > default, "{given:?} against a default of {default}");
+        }
     }
 }

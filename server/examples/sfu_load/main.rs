@@ -33,7 +33,8 @@
 //!
 //! The report: packets forwarded per second, loss, latency p50/p99/p99.9, time from the start
 //! of a subscriber's join to its first whole video frame, the keyframes the publisher was
-//! asked for, and the server's CPU (per forwarded packet too) and resident memory.
+//! asked for, the server's CPU (per forwarded packet too) and resident memory, and the UDP
+//! datagrams dropped for a full socket buffer in the server's network namespace.
 //!
 //! Traffic goes to 127.0.0.1, or with `--netns` to the namespace `bench/sfu.sh` makes; every
 //! wait is bounded. `SFU_LOAD_DEBUG=1` prints each student's welcome and the server's log tail.

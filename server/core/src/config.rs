@@ -219,7 +219,8 @@ pub struct MediaConfig {
     pub rejoin_grace_seconds: u64,
     /// Kernel buffer asked for each worker's UDP socket, each way, in KiB. While a worker
     /// sends one packet to 300 students, the others queue here; the kernel's default (about
-    /// 200 KiB, some 90 full datagrams) drops the teacher's packets. The kernel caps it at
+    /// 200 KiB, some 90 full datagrams) drops the teacher's packets, and a much deeper one
+    /// lets an overloaded worker fall seconds behind. The kernel caps it at
     /// `net.core.rmem_max` / `wmem_max`.
     pub socket_buffer_kib: u32,
 }
@@ -251,7 +252,7 @@ impl Default for MediaConfig {
             audio_max_kbps: 64,
             last_n: 4,
             rejoin_grace_seconds: 20,
-            socket_buffer_kib: 4096,
+            socket_buffer_kib: 1024,
         }
     }
 }

@@ -308,5 +308,10 @@ mod tests {
         if kernel_cap("rmem_max") >= asked {
             assert!(given.receive > default, "{given:?} against a default of {default}");
         }
+        // Past the cap, the cap: what `Sfu::start` compares with the ask to warn.
+        let cap = kernel_cap("rmem_max");
+        if cap <= 64 << 20 {
+            assert_eq!(size_buffers(&socket, cap * 2).expect("ask past the cap").receive, cap);
+        }
     }
 }

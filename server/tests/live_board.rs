@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::board::{Actor, Board, BoardAction, BoardLimits, BoardOp, DrawAccess, Shape, Tool};
+use app::board::{Actor, Board, BoardAction, BoardLimits, BoardOp, DrawAccess};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use common::room::*;
 use lectern_core::on_both_databases;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use app::board::{BoardAction, BoardOp, Shape, SlideRef, Tool};
+use app::board::{BoardAction, BoardOp, SlideRef};
 use app::protocol::{ClientMsg, DeckStatus, ErrorCode, ServerMsg, SharedFile, SlideDeck};
 use common::room::*;
 use lectern_core::config::Config;

@@ -1,6 +1,7 @@
 //! Live audio and video: a selective forwarding unit (SFU) inside the server, built on str0m.
 //!
 //! - [`arrival`]: datagrams with the time they reached the socket.
+//! - [`backlog`]: whether a worker keeps up (how long datagrams waited in its socket).
 //! - [`core`]: one worker's peers and the forwarding between them, sans-IO (tested on
 //!   simulated time).
 //! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
@@ -14,6 +15,7 @@
 //! actor checks who may publish and calls the class's worker through [`Sfu`].
 
 pub mod arrival;
+pub mod backlog;
 pub mod core;
 pub mod keyframes;
 pub mod layers;

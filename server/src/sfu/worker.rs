@@ -4,6 +4,7 @@
 //! events (a peer lost, the active speaker) on the class's event channel.
 
 use super::arrival;
+use super::backlog::BacklogWatch;
 use super::core::{Accepted, ClassId, Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent};
 use app::protocol::{UserId, ViewSlot};
 use lectern_core::config::MediaConfig;
@@ -103,7 +104,7 @@ impl Sfu {
             let waker = Arc::new(mio::Waker::new(poll.registry(), COMMANDS)?);
             std::thread::Builder::new()
                 .name(format!("sfu-{i}"))
-                .spawn(move || run(poll, socket, announced, core, inbox))?;
+                .spawn(move || run(i, poll, socket, announced, core, inbox))?;
             workers.push(WorkerHandle { commands, waker, local });
         }
         Ok(Self { workers })
@@ -182,6 +183,7 @@ fn size_buffers(socket: &UdpSocket, bytes: usize) -> nix::Result<Buffers> {
 /// for 1 ms it can sleep 4 to 12 ms), which would spread str0m's paced packets and bandwidth
 /// probes and ruin the downlink estimates.
 fn run(
+    worker: usize,
     mut poll: mio::Poll,
     socket: mio::net::UdpSocket,
     announced: Vec<SocketAddr>,
@@ -193,6 +195,7 @@ fn run(
     let mut buf = vec![0u8; 2048];
     let mut control = arrival::control_space();
     let mut more_queued = false;
+    let mut backlog = BacklogWatch::default();
     loop {
         loop {
             match inbox.try_recv() {
@@ -229,6 +232,16 @@ fn run(
                         .unwrap_or(d.source);
                     let bytes = &buf[..d.len];
                     guarded("datagram", || core.receive(d.read, d.arrived, d.source, destination, bytes));
+                    if let Some(behind) = backlog.observe(d.arrived, d.read) {
+                        tracing::warn!(
+                            worker,
+                            worst_wait_ms = behind.worst.as_millis() as u64,
+                            late = behind.late,
+                            read = behind.read,
+                            "the SFU worker is falling behind: datagrams waited in its socket; its classes \
+                             are too large for one core (docs/media.md)"
+                        );
+                    }
                     more_queued = i + 1 == READ_BURST;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,

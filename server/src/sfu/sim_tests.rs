@@ -491,7 +491,6 @@ fn many_joins_at_once_cost_the_publisher_few_keyframes() {
     }
 }
 
-/// RTP (not RTCP, STUN or DTLS) from `from`: the packets a lossy link may drop.
 #[test]
 fn lost_packets_are_recovered_with_nack_on_both_legs() {
     let mut sim = Sim::new(Limits::default());

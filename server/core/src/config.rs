@@ -223,6 +223,9 @@ pub struct MediaConfig {
     /// lets an overloaded worker fall seconds behind. The kernel caps it at
     /// `net.core.rmem_max` / `wmem_max`.
     pub socket_buffer_kib: u32,
+    /// A worker that cannot keep up holds its students' video to a lower simulcast layer until
+    /// it can (docs/media.md). False: it forwards everything and falls behind.
+    pub shed_load: bool,
 }
 
 /// One entry of the browser's `iceServers`.
@@ -253,6 +256,7 @@ impl Default for MediaConfig {
             last_n: 4,
             rejoin_grace_seconds: 20,
             socket_buffer_kib: 1024,
+            shed_load: true,
         }
     }
 }

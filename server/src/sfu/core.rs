@@ -180,12 +180,15 @@ pub struct Datagram {
     pub contents: Vec<u8>,
 }
 
-/// Packets and frames one layer of a published track brought in.
+/// Bytes and packets one layer of a published track brought in.
 #[derive(Clone, Debug, Default)]
 struct Meter {
     window_start: Option<Instant>,
     bytes: u64,
+    packets: u64,
     bps: Option<u64>,
+    /// Packets per second: what forwarding the layer costs the worker (see `forwarding_rate`).
+    pps: Option<u64>,
     last_seen: Option<Instant>,
 }
 
@@ -193,6 +196,7 @@ impl Meter {
     fn add(&mut self, now: Instant, bytes: usize) {
         self.window_start.get_or_insert(now);
         self.bytes += bytes as u64;
+        self.packets += 1;
         self.last_seen = Some(now);
     }
 
@@ -204,8 +208,11 @@ impl Meter {
         if let Some(start) = self.window_start {
             let span = now.duration_since(start);
             if span >= Duration::from_secs(1) {
-                self.bps = Some(self.bytes * 8 * 1000 / span.as_millis().max(1) as u64);
+                let ms = span.as_millis().max(1) as u64;
+                self.bps = Some(self.bytes * 8 * 1000 / ms);
+                self.pps = Some(self.packets * 1000 / ms);
                 self.bytes = 0;
+                self.packets = 0;
                 self.window_start = Some(now);
             }
         }
@@ -341,6 +348,9 @@ pub struct SfuCore {
     events: Vec<SfuEvent>,
     actions: VecDeque<Action>,
     next_housekeeping: Option<Instant>,
+    /// The best layer any video slot may receive while the worker is overloaded (see
+    /// [`super::overload`]); `None`: no limit.
+    video_ceiling: Option<VideoQuality>,
 }
 
 impl SfuCore {
@@ -358,6 +368,7 @@ impl SfuCore {
             events: Vec::new(),
             actions: VecDeque::new(),
             next_housekeeping: None,
+            video_ceiling: None,
         }
     }
 
@@ -627,6 +638,41 @@ impl SfuCore {
             self.actions.push_back(Action::Drive(id));
             self.run_actions(now);
         }
+    }
+
+    /// Hold every video slot to `ceiling` or below (`None`: no limit). Slots move at once
+    /// (down on the lower layer's next keyframe, which is asked for).
+    pub fn set_video_ceiling(&mut self, now: Instant, ceiling: Option<VideoQuality>) {
+        if self.video_ceiling == ceiling {
+            return;
+        }
+        self.video_ceiling = ceiling;
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.allocate(now, id);
+        }
+        self.run_actions(now);
+    }
+
+    /// The RTP packets per second this worker would forward with `ceiling` as the video limit,
+    /// from the rates its publishers' layers arrive at now: each audio slot its microphone's,
+    /// each video slot the best layer it may have (its page's choice, at most the limit; the
+    /// downlink may allow less, so this errs high).
+    pub fn forwarding_rate(&self, ceiling: Option<VideoQuality>) -> u64 {
+        let track = |key: TrackKey| self.peers.get(&key.0).and_then(|p| p.published.get(&key.1));
+        let mut rate = 0;
+        for peer in self.peers.values() {
+            for slot in &peer.audio_slots {
+                rate += slot.track.and_then(track).and_then(|t| t.meters[0].pps).unwrap_or(0);
+            }
+            for slot in &peer.video_slots {
+                let Some(t) = slot.track.and_then(track) else { continue };
+                let best = if t.simulcast { layers::index(limited(slot.quality, ceiling)) } else { 0 };
+                // The best layer that arrives, as the allocation would pick.
+                rate += t.meters[..=best].iter().rev().find_map(|m| m.pps).unwrap_or(0);
+            }
+        }
+        rate
     }
 
     pub fn take_events(&mut self) -> Vec<SfuEvent> {
@@ -1015,7 +1061,7 @@ impl SfuCore {
                 let track = slot.track.and_then(|(p, m)| self.peers.get(&p)?.published.get(&m));
                 match track {
                     Some(t) if t.simulcast => SlotNeed {
-                        max: slot.quality,
+                        max: limited(slot.quality, self.video_ceiling),
                         layer_bps: std::array::from_fn(|l| {
                             t.meters[l].rate(NOMINAL_BPS[l]).filter(|bps| *bps <= cap_of(t.source))
                         }),
@@ -1058,6 +1104,11 @@ impl SfuCore {
             }
         }
     }
+}
+
+/// The best layer a slot asking for `quality` may have under the worker's video limit.
+fn limited(quality: VideoQuality, ceiling: Option<VideoQuality>) -> VideoQuality {
+    ceiling.map_or(quality, |c| quality.min(c))
 }
 
 /// A receiving m-line of a browser (sending, from here) is a slot; any other direction is not.

@@ -2,6 +2,7 @@
 //!
 //! - [`arrival`]: datagrams with the time they reached the socket.
 //! - [`backlog`]: whether a worker keeps up (how long datagrams waited in its socket).
+//! - [`overload`]: a worker past its core holds video to a lower layer until it fits.
 //! - [`core`]: one worker's peers and the forwarding between them, sans-IO (tested on
 //!   simulated time).
 //! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
@@ -19,6 +20,7 @@ pub mod backlog;
 pub mod core;
 pub mod keyframes;
 pub mod layers;
+pub mod overload;
 pub mod rtp;
 pub mod speaker;
 pub mod timeline;

@@ -448,6 +448,56 @@ fn a_layer_far_over_the_bitrate_cap_is_held_back() {
 }
 
 #[test]
+fn an_overloaded_worker_holds_video_to_a_lower_layer_and_lifts_it_again() {
+    let limits = Limits { initial_estimate_bps: 20_000_000, upgrade_hold: Duration::ZERO, ..Limits::default() };
+    let mut sim = Sim::new(limits);
+    let (student, slot, mut camera) = teacher_and_student(&mut sim, VideoQuality::High);
+    let mut ms = 0u64;
+    let mut play = |sim: &mut Sim, seconds: u64| {
+        sim.run(Duration::from_secs(seconds), |sim| {
+            ms += 1;
+            camera.tick(sim, ms);
+        })
+    };
+    play(&mut sim, 3);
+    let before = frames_in(&sim, student, slot).len();
+    assert!(frames_in(&sim, student, slot).last().is_some_and(|f| f.layer == 2), "the full layer flows");
+    // What the worker would forward under each limit, from the layers' measured packet rates:
+    // at 30 frames a second, the full layer's 4 KB frames take 4 packets, the half layer's
+    // 1.2 KB 2 and the quarter's 300 bytes one.
+    let rate = |sim: &Sim, limit| sim.core.forwarding_rate(limit);
+    let (full, half, quarter) =
+        (rate(&sim, None), rate(&sim, Some(VideoQuality::Medium)), rate(&sim, Some(VideoQuality::Low)));
+    assert!((110..=130).contains(&full), "{full}");
+    assert!((55..=65).contains(&half), "{half}");
+    assert!((27..=33).contains(&quarter), "{quarter}");
+
+    let now = sim.now;
+    sim.core.set_video_ceiling(now, Some(VideoQuality::Medium));
+    play(&mut sim, 2);
+    let limited = frames_in(&sim, student, slot)[before..].to_vec();
+    let first_half = limited.iter().position(|f| f.layer == 1).expect("the half layer arrives");
+    assert!(limited[first_half].keyframe, "the move down happens on a keyframe: {:?}", limited[first_half]);
+    assert!(first_half < 10, "within a few frames (a keyframe of the half layer was asked for)");
+    assert!(limited[first_half..].iter().all(|f| f.layer == 1), "nothing above the limit after the move");
+    assert_eq!(sim.core.forwarding_rate(None), full, "the limit changes what goes out, not what would");
+
+    let now = sim.now;
+    let lifted_at = frames_in(&sim, student, slot).len();
+    sim.core.set_video_ceiling(now, None);
+    play(&mut sim, 2);
+    let lifted = frames_in(&sim, student, slot)[lifted_at..].to_vec();
+    let first_full = lifted.iter().position(|f| f.layer == 2).expect("the full layer comes back");
+    assert!(lifted[first_full].keyframe);
+    assert!(lifted[first_full..].iter().all(|f| f.layer == 2));
+    let all = frames_in(&sim, student, slot);
+    for pair in all.windows(2) {
+        assert!(pair[0].layer == pair[1].layer || pair[1].keyframe, "a switch without a keyframe: {pair:?}");
+        assert!(pair[1].contiguous, "no frame lost at a switch: {pair:?}");
+    }
+}
+
+#[test]
 fn many_joins_at_once_cost_the_publisher_few_keyframes() {
     let subscribers = 300;
     let mut sim = Sim::new(Limits::default());

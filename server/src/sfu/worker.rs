@@ -6,6 +6,7 @@
 use super::arrival;
 use super::backlog::BacklogWatch;
 use super::core::{Accepted, ClassId, Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent};
+use super::overload::{Change, LoadGovernor};
 use app::protocol::{UserId, ViewSlot};
 use lectern_core::config::MediaConfig;
 use std::collections::HashMap;
@@ -92,6 +93,7 @@ impl Sfu {
             let announced = announced_addresses(config, local);
             tracing::info!(worker = i, %local, candidates = ?announced, "SFU worker listening");
             let (commands, inbox) = std_mpsc::channel();
+            let governor = config.shed_load.then(LoadGovernor::default);
             let core = SfuCore::new(limits.clone(), announced.clone());
             socket.set_nonblocking(true)?;
             // Without arrival times the worker still runs, on read times (see `arrival`).
@@ -104,7 +106,7 @@ impl Sfu {
             let waker = Arc::new(mio::Waker::new(poll.registry(), COMMANDS)?);
             std::thread::Builder::new()
                 .name(format!("sfu-{i}"))
-                .spawn(move || run(i, poll, socket, announced, core, inbox))?;
+                .spawn(move || run(i, poll, socket, announced, core, governor, inbox))?;
             workers.push(WorkerHandle { commands, waker, local });
         }
         Ok(Self { workers })
@@ -188,6 +190,7 @@ fn run(
     socket: mio::net::UdpSocket,
     announced: Vec<SocketAddr>,
     mut core: SfuCore,
+    mut governor: Option<LoadGovernor>,
     inbox: std_mpsc::Receiver<Command>,
 ) {
     let mut events = mio::Events::with_capacity(4);
@@ -208,16 +211,25 @@ fn run(
         if core.poll_timeout().is_some_and(|t| t <= now) {
             guarded("timer", || core.tick(now));
         }
+        if let Some(governor) = &mut governor
+            && governor.next_assessment().is_none_or(|t| t <= now)
+        {
+            guarded("load", || govern(worker, &mut core, governor, now));
+        }
         flush(&mut core, &socket, &mut sinks);
         let wait = if more_queued {
             Duration::ZERO
         } else {
             core.poll_timeout().map_or(IDLE_WAIT, |t| t.saturating_duration_since(Instant::now())).min(IDLE_WAIT)
         };
+        let idle_from = Instant::now();
         if let Err(e) = poll.poll(&mut events, Some(wait))
             && e.kind() != ErrorKind::Interrupted
         {
             tracing::warn!(%e, "SFU poll failed");
+        }
+        if let Some(governor) = &mut governor {
+            governor.note_idle(idle_from.elapsed());
         }
         // Edge-triggered: read until the socket is empty (or the burst is used up).
         more_queued = false;
@@ -232,6 +244,9 @@ fn run(
                         .unwrap_or(d.source);
                     let bytes = &buf[..d.len];
                     guarded("datagram", || core.receive(d.read, d.arrived, d.source, destination, bytes));
+                    if let Some(governor) = &mut governor {
+                        governor.note_wait(d.read.saturating_duration_since(d.arrived));
+                    }
                     if let Some(behind) = backlog.observe(d.arrived, d.read) {
                         tracing::warn!(
                             worker,
@@ -255,6 +270,28 @@ fn run(
         }
         // Once per burst: each subscriber sends all it was given in one pass.
         flush(&mut core, &socket, &mut sinks);
+    }
+}
+
+/// The governor's decision for the window just ended, applied to the worker's slots.
+fn govern(worker: usize, core: &mut SfuCore, governor: &mut LoadGovernor, now: Instant) {
+    let Some(change) = governor.assess(now, |ceiling| core.forwarding_rate(ceiling)) else { return };
+    core.set_video_ceiling(now, governor.ceiling());
+    match change {
+        Change::Lowered { to, busy_percent, worst_wait } => tracing::warn!(
+            worker,
+            layer = ?to,
+            busy_percent,
+            worst_wait_ms = worst_wait.as_millis() as u64,
+            "the SFU worker cannot keep up: its students' video is held to a lower layer until it can \
+             (docs/media.md)"
+        ),
+        Change::Raised { to, predicted_percent } => tracing::info!(
+            worker,
+            layer = ?to,
+            predicted_busy_percent = predicted_percent,
+            "the SFU worker has room again: its students' video may use a better layer"
+        ),
     }
 }
 

@@ -667,7 +667,12 @@ impl SfuCore {
             }
             for slot in &peer.video_slots {
                 let Some(t) = slot.track.and_then(track) else { continue };
-                let best = if t.simulcast { layers::index(limited(slot.quality, ceiling)) } else { 0 };
+                let best = if t.simulcast {
+                    let arriving = std::array::from_fn(|l| t.meters[l].pps.is_some());
+                    layers::index(limited(slot.quality, ceiling, arriving))
+                } else {
+                    0
+                };
                 // The best layer that arrives, as the allocation would pick.
                 rate += t.meters[..=best].iter().rev().find_map(|m| m.pps).unwrap_or(0);
             }
@@ -1060,12 +1065,13 @@ impl SfuCore {
                 let slot = &peer.video_slots[*i];
                 let track = slot.track.and_then(|(p, m)| self.peers.get(&p)?.published.get(&m));
                 match track {
-                    Some(t) if t.simulcast => SlotNeed {
-                        max: limited(slot.quality, self.video_ceiling),
-                        layer_bps: std::array::from_fn(|l| {
+                    Some(t) if t.simulcast => {
+                        let layer_bps: [Option<u64>; 3] = std::array::from_fn(|l| {
                             t.meters[l].rate(NOMINAL_BPS[l]).filter(|bps| *bps <= cap_of(t.source))
-                        }),
-                    },
+                        });
+                        let arriving = layer_bps.map(|bps| bps.is_some());
+                        SlotNeed { max: limited(slot.quality, self.video_ceiling, arriving), layer_bps }
+                    }
                     // One layer: it goes or it does not; assume it small until measured.
                     Some(t) => {
                         let rate = t.meters[0].rate(NOMINAL_BPS[0]).filter(|bps| *bps <= cap_of(t.source));
@@ -1106,9 +1112,16 @@ impl SfuCore {
     }
 }
 
-/// The best layer a slot asking for `quality` may have under the worker's video limit.
-fn limited(quality: VideoQuality, ceiling: Option<VideoQuality>) -> VideoQuality {
-    ceiling.map_or(quality, |c| quality.min(c))
+/// The best layer a slot asking for `quality` may have under the worker's video limit, given
+/// which layers of its source arrive. When none at or under the limit does (a camera that
+/// stopped sending its small layers), the lowest that does: the limit must never leave a
+/// student with no picture.
+fn limited(quality: VideoQuality, ceiling: Option<VideoQuality>, arriving: [bool; 3]) -> VideoQuality {
+    let max = ceiling.map_or(quality, |c| quality.min(c));
+    if arriving[..=layers::index(max)].contains(&true) {
+        return max;
+    }
+    (0..=layers::index(quality)).find(|&l| arriving[l]).map_or(max, |l| layers::LAYERS[l])
 }
 
 /// A receiving m-line of a browser (sending, from here) is a slot; any other direction is not.

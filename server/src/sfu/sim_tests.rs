@@ -498,6 +498,40 @@ fn an_overloaded_worker_holds_video_to_a_lower_layer_and_lifts_it_again() {
 }
 
 #[test]
+fn a_limit_below_every_layer_that_arrives_leaves_the_lowest_that_does() {
+    let limits = Limits { initial_estimate_bps: 20_000_000, upgrade_hold: Duration::ZERO, ..Limits::default() };
+    let mut sim = Sim::new(limits);
+    let (student, slot, camera) = teacher_and_student(&mut sim, VideoQuality::High);
+    // A camera that sends only its half and full layers, a keyframe of each every half second.
+    let (teacher, mid) = (camera.b, camera.mid);
+    let mut ms = 0u64;
+    let mut play = |sim: &mut Sim, seconds: u64| {
+        sim.run(Duration::from_secs(seconds), |sim| {
+            ms += 1;
+            if ms.is_multiple_of(33) {
+                let frame = (ms / 33) as u32;
+                for layer in 1..3 {
+                    sim.layer_frame(teacher, mid, frame, layer, frame % 15 == 1, FRAME_BYTES[layer]);
+                }
+            }
+        })
+    };
+    play(&mut sim, 3);
+    let before = frames_in(&sim, student, slot).len();
+    assert!(frames_in(&sim, student, slot).last().is_some_and(|f| f.layer == 2), "the full layer flows");
+    let half = sim.core.forwarding_rate(Some(VideoQuality::Medium));
+    assert_eq!(sim.core.forwarding_rate(Some(VideoQuality::Low)), half, "the half layer is the least it can cost");
+
+    let now = sim.now;
+    sim.core.set_video_ceiling(now, Some(VideoQuality::Low));
+    play(&mut sim, 2);
+    let limited = frames_in(&sim, student, slot)[before..].to_vec();
+    let first_half = limited.iter().position(|f| f.layer == 1).expect("the half layer arrives");
+    assert!(limited[first_half..].iter().all(|f| f.layer == 1), "held to the half layer: {limited:?}");
+    assert!(limited.len() > 45, "the picture goes on: {} frames in 2 s", limited.len());
+}
+
+#[test]
 fn many_joins_at_once_cost_the_publisher_few_keyframes() {
     let subscribers = 300;
     let mut sim = Sim::new(Limits::default());

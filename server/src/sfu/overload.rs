@@ -4,7 +4,8 @@
 //! Past its core a worker falls behind: datagrams wait in its socket, then the socket drops
 //! them, and every student sees a frozen, broken picture (at 500 students on one core, a third
 //! of the packets were lost). A lower layer has about a third of the packets of the top one, so
-//! the same class fits with a smaller but whole picture. Audio is never limited.
+//! the same class fits with a smaller but whole picture. Audio is never limited, nor are tracks
+//! sent in one layer (screen shares).
 //!
 //! The governor looks at each [`WINDOW`]: how busy the worker was (the time it did not spend
 //! waiting for input) and the longest a datagram waited in its socket. It lowers the limit one

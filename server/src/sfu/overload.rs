@@ -67,13 +67,9 @@ impl LoadGovernor {
         self.worst_wait = self.worst_wait.max(waited);
     }
 
-    /// When the current window ends (the worker calls [`Self::assess`] then).
-    pub fn next_assessment(&self) -> Option<Instant> {
-        self.window_start.map(|start| start + WINDOW)
-    }
-
-    /// Decide, once a window is over. `rate_at(limit)`: the packets per second the worker
-    /// would forward under that limit, from what its publishers send now.
+    /// Decide, once a window is over; called earlier, it does nothing. `rate_at(limit)`: the
+    /// packets per second the worker would forward under that limit, from what its publishers
+    /// send now.
     pub fn assess(&mut self, now: Instant, rate_at: impl Fn(Option<VideoQuality>) -> u64) -> Option<Change> {
         let start = *self.window_start.get_or_insert(now);
         let elapsed = now.saturating_duration_since(start);

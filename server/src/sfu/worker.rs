@@ -211,9 +211,7 @@ fn run(
         if core.poll_timeout().is_some_and(|t| t <= now) {
             guarded("timer", || core.tick(now));
         }
-        if let Some(governor) = &mut governor
-            && governor.next_assessment().is_none_or(|t| t <= now)
-        {
+        if let Some(governor) = &mut governor {
             guarded("load", || govern(worker, &mut core, governor, now));
         }
         flush(&mut core, &socket, &mut sinks);

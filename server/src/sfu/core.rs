@@ -14,12 +14,14 @@
 //! their payloads shared, with sequence numbers and timestamps rewritten per slot; str0m still
 //! does ICE, DTLS, SRTP, NACK and retransmission, RTCP and the bandwidth estimate.
 
+use super::downlink::LossEstimate;
 use super::keyframes::KeyframeGate;
 use super::layers::{self, LayerSelector, SlotNeed};
 use super::rtp::{FrameStart, FrameTracker, SeqRewriter, h264_is_keyframe, vp8_frame_start};
 use super::speaker::SpeakerDetector;
 use super::timeline::Timeline;
 use app::protocol::{MediaSource, Publication, UserId, VideoQuality, ViewSlot};
+use lectern_core::config::DownlinkEstimate;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
@@ -71,6 +73,8 @@ impl Hasher for IdHasher {
 
 /// How often layers are re-allocated, meters rolled and owed keyframes sent.
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
+/// How often str0m reports each peer's statistics, with `DownlinkEstimate::Loss`.
+const LOSS_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// Bitrates assumed for a layer not yet measured.
 const NOMINAL_BPS: [u64; 3] = [150_000, 500_000, 1_500_000];
 /// Downlink kept for each audio slot when splitting a subscriber's estimate among videos.
@@ -118,7 +122,10 @@ pub struct Limits {
     pub keyframe_interval: Duration,
     /// How long a better layer must fit before a slot moves up to it.
     pub upgrade_hold: Duration,
-    /// The downlink estimate a new subscriber starts from.
+    /// How each subscriber's downlink is judged (`media.downlink_estimate`).
+    pub downlink: DownlinkEstimate,
+    /// The downlink estimate a new subscriber starts from, with `DownlinkEstimate::TransportCc`
+    /// (with `Loss` there is no limit until something is lost).
     pub initial_estimate_bps: u64,
     /// Bitrate caps per source (`media.*_max_kbps`). Browsers set them as their encoders'
     /// `maxBitrate`; a layer measured well above its cap (a client that ignores it) is not
@@ -135,6 +142,7 @@ impl Default for Limits {
             rejoin_grace: Duration::from_secs(20),
             keyframe_interval: Duration::from_millis(500),
             upgrade_hold: Duration::from_secs(2),
+            downlink: DownlinkEstimate::default(),
             initial_estimate_bps: 1_000_000,
             camera_max_bps: 1_500_000,
             screen_max_bps: 2_500_000,
@@ -301,7 +309,10 @@ struct Peer {
     published: HashMap<Mid, Published>,
     audio_slots: Vec<AudioSlot>,
     video_slots: Vec<VideoSlot>,
+    /// The downlink's estimate (`None`: no limit), from str0m's estimator or from `downlink`.
     egress_bps: Option<u64>,
+    /// With `DownlinkEstimate::Loss`.
+    downlink: LossEstimate,
     next_timeout: Instant,
     disconnected_since: Option<Instant>,
     /// In `SfuCore::written`.
@@ -407,6 +418,7 @@ impl SfuCore {
                 audio_slots: Vec::new(),
                 video_slots: Vec::new(),
                 egress_bps: None,
+                downlink: LossEstimate::default(),
                 next_timeout: now,
                 disconnected_since: None,
                 written: false,
@@ -685,15 +697,21 @@ impl SfuCore {
     }
 
     fn new_rtc(&self, now: Instant) -> Rtc {
-        let mut rtc = RtcConfig::new()
+        let config = RtcConfig::new()
             .set_rtp_mode(true)
             .set_ice_lite(true)
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
-            .enable_h264(true)
-            .enable_bwe(Some(Bitrate::bps(self.limits.initial_estimate_bps)))
-            .build(now);
+            .enable_h264(true);
+        let mut rtc = match self.limits.downlink {
+            DownlinkEstimate::TransportCc => {
+                config.enable_bwe(Some(Bitrate::bps(self.limits.initial_estimate_bps))).build(now)
+            }
+            // No estimator: str0m then sends what it is given without a timer per packet. Its
+            // statistics, once a second, carry the loss the student's feedback reports.
+            DownlinkEstimate::Loss => config.set_stats_interval(Some(LOSS_REPORT_INTERVAL)).build(now),
+        };
         for addr in &self.candidates {
             match Candidate::host(*addr, "udp") {
                 Ok(c) => {
@@ -896,6 +914,11 @@ impl SfuCore {
                     Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                         peer.egress_bps = Some(estimate.as_u64());
                     }
+                    Event::PeerStats(stats) => {
+                        if peer.downlink.report(now, stats.bytes_tx, stats.egress_loss_fraction) {
+                            peer.egress_bps = peer.downlink.estimate();
+                        }
+                    }
                     _ => {}
                 },
             }
@@ -1096,7 +1119,8 @@ impl SfuCore {
             + audio;
         let hold = self.limits.upgrade_hold;
         let Some(peer) = self.peers.get_mut(&id) else { return };
-        if desired > 0 {
+        peer.downlink.want(desired);
+        if desired > 0 && self.limits.downlink == DownlinkEstimate::TransportCc {
             let minimum = needs.iter().filter_map(|n| n.layer_bps.iter().flatten().min().copied()).sum::<u64>() + audio;
             peer.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
             // That re-arms str0m's pacer and probe timers: poll for the new timeout.

@@ -7,6 +7,7 @@
 //!   simulated time).
 //! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
 //! - [`layers`]: simulcast layer allocation and switching.
+//! - [`downlink`]: a student's downlink judged from the loss it reports.
 //! - [`keyframes`]: coalesced keyframe requests.
 //! - [`speaker`]: the active speaker from audio levels.
 //! - [`timeline`]: continuous RTP timestamps across source and layer switches.
@@ -18,6 +19,7 @@
 pub mod arrival;
 pub mod backlog;
 pub mod core;
+pub mod downlink;
 pub mod keyframes;
 pub mod layers;
 pub mod overload;

@@ -70,6 +70,7 @@ impl Sfu {
             rejoin_grace: Duration::from_secs(config.rejoin_grace_seconds),
             camera_max_bps: u64::from(config.camera_max_kbps) * 1000,
             screen_max_bps: u64::from(config.screen_max_kbps) * 1000,
+            downlink: config.downlink_estimate,
             ..Limits::default()
         };
         let mut workers = Vec::with_capacity(count);

@@ -238,7 +238,7 @@ pub enum DownlinkEstimate {
     #[default]
     Loss,
     /// str0m's transport-wide estimator (delay and loss, with probing): reacts before packets
-    /// are lost, but costs the worker about 70% more CPU per packet forwarded.
+    /// are lost, but costs the worker 30–80% more CPU per packet forwarded.
     TransportCc,
 }
 

@@ -858,7 +858,13 @@ fn forwarding_cost_replay() {
     let number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let students = number("SFU_REPLAY_STUDENTS", 50) as usize;
     let seconds = number("SFU_REPLAY_SECONDS", 3);
-    let mut sim = Sim::new(Limits::default());
+    // SFU_REPLAY_DOWNLINK=transport-cc: str0m's estimator, started high enough that every
+    // student gets the full layer, as they do with the default ("loss"), so the two compare.
+    let downlink = match std::env::var("SFU_REPLAY_DOWNLINK").as_deref() {
+        Ok("transport-cc") => DownlinkEstimate::TransportCc,
+        _ => DownlinkEstimate::Loss,
+    };
+    let mut sim = Sim::new(Limits { downlink, initial_estimate_bps: 20_000_000, ..Limits::default() });
     let teacher = sim.browser(1);
     let (camera_mid, mic_mid) = sim.publish_camera_and_mic(teacher);
     let track = (sim.browsers[teacher].peer, camera_mid);
@@ -884,6 +890,9 @@ fn forwarding_cost_replay() {
     sim.run(Duration::from_secs(seconds), &mut class);
     sim.measuring = false;
     let frames: usize = everyone[1..].iter().map(|b| sim.browsers[*b].received.len()).sum();
-    println!("replay: {students} students, {seconds} s measured, {} RTP packets forwarded", sim.forwarded);
+    println!(
+        "replay: {students} students, {seconds} s measured, {} RTP packets forwarded, downlink {downlink:?}",
+        sim.forwarded
+    );
     assert!(frames > students * 30 * seconds as usize / 2, "the students saw video: {frames} frames");
 }

@@ -313,6 +313,9 @@ struct Peer {
     egress_bps: Option<u64>,
     /// With `DownlinkEstimate::Loss`.
     downlink: LossEstimate,
+    /// The most lost on any of this peer's streams by its receiver reports, since the last
+    /// peer statistics: the loss to go by for a browser that sends no transport-wide feedback.
+    reported_loss: Option<f32>,
     next_timeout: Instant,
     disconnected_since: Option<Instant>,
     /// In `SfuCore::written`.
@@ -419,6 +422,7 @@ impl SfuCore {
                 video_slots: Vec::new(),
                 egress_bps: None,
                 downlink: LossEstimate::default(),
+                reported_loss: None,
                 next_timeout: now,
                 disconnected_since: None,
                 written: false,
@@ -915,8 +919,16 @@ impl SfuCore {
                         peer.egress_bps = Some(estimate.as_u64());
                     }
                     Event::PeerStats(stats) => {
-                        if peer.downlink.report(now, stats.bytes_tx, stats.egress_loss_fraction) {
+                        // str0m reports each stream's receiver-report loss just after this, so
+                        // that fallback is a second late.
+                        let lost = stats.egress_loss_fraction.or(peer.reported_loss.take());
+                        if peer.downlink.report(now, stats.bytes_tx, lost) {
                             peer.egress_bps = peer.downlink.estimate();
+                        }
+                    }
+                    Event::MediaEgressStats(stats) => {
+                        if let Some(lost) = stats.loss {
+                            peer.reported_loss = Some(peer.reported_loss.map_or(lost, |l| l.max(lost)));
                         }
                     }
                     _ => {}

@@ -7,7 +7,8 @@
 //! (docs/benchmarks.md). This one reads the loss the browser's transport-wide feedback already
 //! reports, as the loss-based half of Google's congestion control does: it starts with no
 //! limit (most students' links carry the class), cuts to what was sent less half the loss when
-//! over a tenth is lost, and grows back 8% a second while under 2% is. A student whose link
+//! over a tenth is lost, and grows back 8% a second while under 2% is (a browser that sends no
+//! transport-wide feedback is judged by its receiver reports instead). A student whose link
 //! cannot carry a layer tries it again later and later, so the publisher is not asked for a
 //! keyframe every few seconds on that student's account.
 
@@ -29,6 +30,10 @@ const LONGEST_HOLD: Duration = Duration::from_secs(60);
 const CALM: Duration = Duration::from_secs(30);
 /// Growth stops this far above what the student's slots would take at their best.
 const HEADROOM_PERCENT: u64 = 125;
+/// For this long after a cut, loss is reported on packets sent before it: slots move down on
+/// the next keyframe, receiver reports cover about a second and reach the estimate up to a
+/// second later. Cut again meanwhile only while more is still sent than the estimate allows.
+const SETTLE: Duration = Duration::from_secs(3);
 /// Shorter report intervals say too little about the rate sent.
 const SHORTEST_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -42,6 +47,7 @@ pub struct LossEstimate {
     last_report: Option<(Instant, u64)>,
     hold: Duration,
     hold_until: Option<Instant>,
+    last_cut: Option<Instant>,
     /// Whether the estimate grew since the last cut.
     grew: bool,
 }
@@ -72,7 +78,9 @@ impl LossEstimate {
         }
         let sent_bps = (bytes_sent.saturating_sub(bytes_then) as u128 * 8 * 1000 / elapsed.as_millis().max(1)) as u64;
         let before = self.estimate;
-        if lost > CUT_ABOVE {
+        let settling = self.last_cut.is_some_and(|t| now.saturating_duration_since(t) < SETTLE);
+        let stale = settling && self.estimate.is_some_and(|e| sent_bps <= e);
+        if lost > CUT_ABOVE && !stale {
             let base = self.estimate.map_or(sent_bps, |e| e.min(sent_bps));
             let lost_permille = (lost.clamp(0.0, 1.0) * 1000.0) as u64;
             self.estimate = Some((base * (2000 - lost_permille) / 2000).max(FLOOR_BPS));
@@ -82,7 +90,10 @@ impl LossEstimate {
                 _ => FIRST_HOLD,
             };
             self.grew = false;
+            self.last_cut = Some(now);
             self.hold_until = Some(now + self.hold);
+        } else if lost > CUT_ABOVE {
+            // The loss of packets sent before the last cut: wait for its effect.
         } else if lost < GROW_BELOW
             && self.hold_until.is_none_or(|t| now >= t)
             && let Some(e) = self.estimate
@@ -140,10 +151,15 @@ mod tests {
         reports(&mut est, &mut now, &mut sent, 1_600_000, 0.0, 2);
         let after = reports(&mut est, &mut now, &mut sent, 1_600_000, 0.30, 1);
         assert_eq!(after, vec![Some(1_360_000)]);
-        // Still losing: cut again, from the lower of estimate and what was sent.
-        let after = reports(&mut est, &mut now, &mut sent, 1_000_000, 0.20, 1);
-        assert_eq!(after, vec![Some(900_000)]);
+        // Still sending more than that and losing: cut again, from the lower of the two.
+        let after = reports(&mut est, &mut now, &mut sent, 1_600_000, 0.20, 1);
+        assert_eq!(after, vec![Some(1_224_000)]);
+        // Sending less now, and the loss reported is of packets sent before the cut took
+        // effect: wait for it, 3 s.
+        let after = reports(&mut est, &mut now, &mut sent, 1_000_000, 0.20, 3);
+        assert_eq!(after, vec![Some(1_224_000), Some(1_224_000), Some(900_000)]);
         // Never to nothing: audio and the smallest layer stay.
+        reports(&mut est, &mut now, &mut sent, 50_000, 0.05, 3);
         let after = reports(&mut est, &mut now, &mut sent, 50_000, 0.9, 1);
         assert_eq!(after, vec![Some(FLOOR_BPS)]);
     }

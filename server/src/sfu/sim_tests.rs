@@ -13,6 +13,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 const SFU: &str = "10.0.0.1:4000";
@@ -95,9 +96,16 @@ impl Sim {
     }
 
     fn browser(&mut self, user: i64) -> usize {
+        self.browser_with(user, ExtensionMap::standard())
+    }
+
+    /// A browser offering these RTP header extensions (without transport-wide sequence
+    /// numbers, it sends no transport-wide feedback).
+    fn browser_with(&mut self, user: i64, extensions: ExtensionMap) -> usize {
         let i = self.browsers.len();
         let addr: SocketAddr = format!("10.1.{}.{}:5000", i / 200, i % 200 + 1).parse().unwrap();
-        let mut rtc = RtcConfig::new().clear_codecs().enable_vp8(true).enable_opus(true, false).build(self.now);
+        let config = RtcConfig::new().clear_codecs().enable_vp8(true).enable_opus(true, false);
+        let mut rtc = config.set_extension_map(extensions).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         self.browsers.push(Browser {
             rtc,
@@ -693,6 +701,41 @@ fn a_student_whose_link_cannot_carry_the_full_layer_settles_below_it_and_comes_b
     for pair in policed.windows(2).chain(lifted.windows(2)) {
         assert!(pair[0].layer == pair[1].layer || pair[1].keyframe, "a switch without a keyframe: {pair:?}");
     }
+}
+
+#[test]
+fn a_browser_without_transport_wide_feedback_is_judged_by_its_receiver_reports() {
+    let mut sim = Sim::new(Limits { downlink: DownlinkEstimate::Loss, ..Limits::default() });
+    let teacher = sim.browser(1);
+    let mut extensions = ExtensionMap::empty();
+    extensions.set(1, Extension::AudioLevel);
+    extensions.set(4, Extension::RtpMid);
+    let student = sim.browser_with(2, extensions);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let slot = sim.subscribe(student, 1)[0];
+    sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
+    connect(&mut sim, &[teacher, student]);
+    let mut camera = Camera::new(teacher, camera_mid);
+    let student_addr = sim.browsers[student].addr;
+    let mut ms = 0u64;
+    let mut play = |sim: &mut Sim, seconds: u64| {
+        sim.run(Duration::from_secs(seconds), |sim| {
+            ms += 1;
+            camera.tick(sim, ms);
+        })
+    };
+    play(&mut sim, 3);
+    assert!(frames_in(&sim, student, slot).last().is_some_and(|f| f.layer == 2), "no limit before any loss");
+    let policed_from = frames_in(&sim, student, slot).len();
+    let mut link = Policer::new(600_000, 15_000);
+    sim.loss = Box::new(move |now, _, to, bytes| to == student_addr && link.drops(now, bytes.len()));
+    play(&mut sim, 15);
+    let policed = frames_in(&sim, student, slot)[policed_from..].to_vec();
+    let settled = policed.iter().position(|f| f.layer == 1).expect("the student moves to the half layer");
+    let settled_after = policed[settled].at.duration_since(policed[0].at);
+    assert!(settled_after < Duration::from_secs(8), "moved down {settled_after:?} after the link narrowed");
+    let on_half = policed[settled..].iter().filter(|f| f.layer == 1).count() * 100 / policed[settled..].len();
+    assert!(on_half >= 80, "{on_half}% of the frames after settling came on the half layer");
 }
 
 #[test]

@@ -78,33 +78,38 @@ impl LossEstimate {
         }
         let sent_bps = (bytes_sent.saturating_sub(bytes_then) as u128 * 8 * 1000 / elapsed.as_millis().max(1)) as u64;
         let before = self.estimate;
-        let settling = self.last_cut.is_some_and(|t| now.saturating_duration_since(t) < SETTLE);
-        let stale = settling && self.estimate.is_some_and(|e| sent_bps <= e);
-        if lost > CUT_ABOVE && !stale {
-            let base = self.estimate.map_or(sent_bps, |e| e.min(sent_bps));
-            let lost_permille = (lost.clamp(0.0, 1.0) * 1000.0) as u64;
-            self.estimate = Some((base * (2000 - lost_permille) / 2000).max(FLOOR_BPS));
-            self.hold = match self.hold_until {
-                Some(_) if !self.grew => self.hold,
-                Some(end) if now < end + CALM => (self.hold * 2).clamp(FIRST_HOLD, LONGEST_HOLD),
-                _ => FIRST_HOLD,
-            };
-            self.grew = false;
-            self.last_cut = Some(now);
-            self.hold_until = Some(now + self.hold);
-        } else if lost > CUT_ABOVE {
-            // The loss of packets sent before the last cut: wait for its effect.
+        if lost > CUT_ABOVE {
+            // Soon after a cut, with less sent than it allows, this is the loss of packets sent
+            // before it: wait for its effect.
+            let settling = self.last_cut.is_some_and(|t| now.saturating_duration_since(t) < SETTLE);
+            if !(settling && self.estimate.is_some_and(|e| sent_bps <= e)) {
+                self.cut(now, sent_bps, lost);
+            }
         } else if lost < GROW_BELOW
             && self.hold_until.is_none_or(|t| now >= t)
             && let Some(e) = self.estimate
         {
-            let cap = (self.wanted * HEADROOM_PERCENT / 100).max(FLOOR_BPS);
+            let cap = (self.wanted.saturating_mul(HEADROOM_PERCENT) / 100).max(FLOOR_BPS);
             if e < cap {
-                self.estimate = Some((e * GROW_PERCENT / 100).min(cap));
+                self.estimate = Some((e.saturating_mul(GROW_PERCENT) / 100).min(cap));
                 self.grew = true;
             }
         }
         self.estimate != before
+    }
+
+    fn cut(&mut self, now: Instant, sent_bps: u64, lost: f32) {
+        let base = self.estimate.map_or(sent_bps, |e| e.min(sent_bps));
+        let lost_permille = (lost.clamp(0.0, 1.0) * 1000.0) as u64;
+        self.estimate = Some((base.saturating_mul(2000 - lost_permille) / 2000).max(FLOOR_BPS));
+        self.hold = match self.hold_until {
+            Some(_) if !self.grew => self.hold,
+            Some(end) if now < end + CALM => (self.hold * 2).clamp(FIRST_HOLD, LONGEST_HOLD),
+            _ => FIRST_HOLD,
+        };
+        self.grew = false;
+        self.last_cut = Some(now);
+        self.hold_until = Some(now + self.hold);
     }
 }
 

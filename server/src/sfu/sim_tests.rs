@@ -654,37 +654,81 @@ impl Policer {
     }
 }
 
+/// A teacher's camera (three layers) to one student watching it in full, whose downlink is
+/// judged by loss and can be narrowed.
+struct NarrowLink {
+    sim: Sim,
+    student: usize,
+    slot: Mid,
+    camera: Camera,
+    ms: u64,
+}
+
+impl NarrowLink {
+    /// The student's browser offers these RTP header extensions.
+    fn new(extensions: ExtensionMap) -> Self {
+        let mut sim = Sim::new(Limits { downlink: DownlinkEstimate::Loss, ..Limits::default() });
+        let teacher = sim.browser(1);
+        let student = sim.browser_with(2, extensions);
+        let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+        let slot = sim.subscribe(student, 1)[0];
+        sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
+        connect(&mut sim, &[teacher, student]);
+        Self { sim, student, slot, camera: Camera::new(teacher, camera_mid), ms: 0 }
+    }
+
+    fn play(&mut self, seconds: u64) {
+        let (camera, ms) = (&mut self.camera, &mut self.ms);
+        self.sim.run(Duration::from_secs(seconds), |sim| {
+            *ms += 1;
+            camera.tick(sim, *ms);
+        })
+    }
+
+    fn frames(&self) -> Vec<Received> {
+        frames_in(&self.sim, self.student, self.slot)
+    }
+
+    /// From now on the student's downlink carries `bps` and drops the rest (`None`: all).
+    fn narrow(&mut self, bps: Option<u64>) {
+        let student = self.sim.browsers[self.student].addr;
+        self.sim.loss = match bps {
+            Some(bps) => {
+                let mut link = Policer::new(bps, 15_000);
+                Box::new(move |now, _, to, bytes| to == student && link.drops(now, bytes.len()))
+            }
+            None => Box::new(|_, _, _, _| false),
+        };
+    }
+
+    /// Play with a link that carries only the half layer; the frames that came meanwhile, and
+    /// how long after the narrowing the student was on the half layer (which it then kept).
+    fn play_narrowed(&mut self, seconds: u64) -> (Vec<Received>, Duration) {
+        self.play(3);
+        assert!(self.frames().last().is_some_and(|f| f.layer == 2), "no limit before any loss");
+        let from = self.frames().len();
+        // The full layer is about 1 Mbit/s here, the half 0.3.
+        self.narrow(Some(600_000));
+        self.play(seconds);
+        let narrowed = self.frames()[from..].to_vec();
+        let settled = narrowed.iter().position(|f| f.layer == 1).expect("the student moves to the half layer");
+        let on_half = narrowed[settled..].iter().filter(|f| f.layer == 1).count() * 100 / narrowed[settled..].len();
+        assert!(on_half >= 80, "{on_half}% of the frames after settling came on the half layer");
+        let settled_after = narrowed[settled].at.duration_since(narrowed[0].at);
+        (narrowed, settled_after)
+    }
+}
+
 #[test]
 fn a_student_whose_link_cannot_carry_the_full_layer_settles_below_it_and_comes_back_when_it_can() {
-    // The full layer is about 1 Mbit/s here, the half 0.3: a 600 kbit/s link carries only the half.
-    let mut sim = Sim::new(Limits { downlink: DownlinkEstimate::Loss, ..Limits::default() });
-    let (student, slot, mut camera) = teacher_and_student(&mut sim, VideoQuality::High);
-    let student_addr = sim.browsers[student].addr;
-    let mut ms = 0u64;
-    let mut play = |sim: &mut Sim, seconds: u64| {
-        sim.run(Duration::from_secs(seconds), |sim| {
-            ms += 1;
-            camera.tick(sim, ms);
-        })
-    };
-    play(&mut sim, 3);
-    assert!(frames_in(&sim, student, slot).last().is_some_and(|f| f.layer == 2), "no limit before any loss");
-
-    let policed_from = frames_in(&sim, student, slot).len();
-    let mut link = Policer::new(600_000, 15_000);
-    sim.loss = Box::new(move |now, _, to, bytes| to == student_addr && link.drops(now, bytes.len()));
-    play(&mut sim, 40);
-    let policed = frames_in(&sim, student, slot)[policed_from..].to_vec();
-    let settled = policed.iter().position(|f| f.layer == 1).expect("the student moves to the half layer");
-    let settled_after = policed[settled].at.duration_since(policed[0].at);
+    let mut class = NarrowLink::new(ExtensionMap::standard());
+    let (narrowed, settled_after) = class.play_narrowed(40);
     assert!(settled_after < Duration::from_secs(5), "moved down {settled_after:?} after the link narrowed");
-    let on_half = policed[settled..].iter().filter(|f| f.layer == 1).count() * 100 / policed[settled..].len();
-    assert!(on_half >= 80, "{on_half}% of the frames after settling came on the half layer");
     // Each try of the full layer costs the teacher a keyframe; they come further and further apart.
-    let tries: Vec<Duration> = policed
+    let tries: Vec<Duration> = narrowed
         .windows(2)
         .filter(|w| w[0].layer == 1 && w[1].layer == 2)
-        .map(|w| w[1].at.duration_since(policed[0].at))
+        .map(|w| w[1].at.duration_since(narrowed[0].at))
         .collect();
     assert!(!tries.is_empty() && tries.len() <= 3, "tries of the full layer in 40 s: {tries:?}");
     let since_settling: Vec<Duration> = std::iter::once(settled_after).chain(tries.iter().copied()).collect();
@@ -692,50 +736,25 @@ fn a_student_whose_link_cannot_carry_the_full_layer_settles_below_it_and_comes_b
         assert!(w[2] - w[1] > w[1] - w[0], "tries further apart each time: settled, then {tries:?}");
     }
 
-    let lifted_from = frames_in(&sim, student, slot).len();
-    sim.loss = Box::new(|_, _, _, _| false);
-    play(&mut sim, 75);
-    let lifted = frames_in(&sim, student, slot)[lifted_from..].to_vec();
-    let back = lifted.iter().position(|f| f.layer == 2).expect("the full layer comes back once the link carries it");
-    assert!(lifted[back..].iter().all(|f| f.layer == 2), "and stays");
-    for pair in policed.windows(2).chain(lifted.windows(2)) {
+    let freed_from = class.frames().len();
+    class.narrow(None);
+    class.play(75);
+    let freed = class.frames()[freed_from..].to_vec();
+    let back = freed.iter().position(|f| f.layer == 2).expect("the full layer comes back once the link carries it");
+    assert!(freed[back..].iter().all(|f| f.layer == 2), "and stays");
+    for pair in narrowed.windows(2).chain(freed.windows(2)) {
         assert!(pair[0].layer == pair[1].layer || pair[1].keyframe, "a switch without a keyframe: {pair:?}");
     }
 }
 
 #[test]
 fn a_browser_without_transport_wide_feedback_is_judged_by_its_receiver_reports() {
-    let mut sim = Sim::new(Limits { downlink: DownlinkEstimate::Loss, ..Limits::default() });
-    let teacher = sim.browser(1);
     let mut extensions = ExtensionMap::empty();
     extensions.set(1, Extension::AudioLevel);
     extensions.set(4, Extension::RtpMid);
-    let student = sim.browser_with(2, extensions);
-    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
-    let slot = sim.subscribe(student, 1)[0];
-    sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
-    connect(&mut sim, &[teacher, student]);
-    let mut camera = Camera::new(teacher, camera_mid);
-    let student_addr = sim.browsers[student].addr;
-    let mut ms = 0u64;
-    let mut play = |sim: &mut Sim, seconds: u64| {
-        sim.run(Duration::from_secs(seconds), |sim| {
-            ms += 1;
-            camera.tick(sim, ms);
-        })
-    };
-    play(&mut sim, 3);
-    assert!(frames_in(&sim, student, slot).last().is_some_and(|f| f.layer == 2), "no limit before any loss");
-    let policed_from = frames_in(&sim, student, slot).len();
-    let mut link = Policer::new(600_000, 15_000);
-    sim.loss = Box::new(move |now, _, to, bytes| to == student_addr && link.drops(now, bytes.len()));
-    play(&mut sim, 15);
-    let policed = frames_in(&sim, student, slot)[policed_from..].to_vec();
-    let settled = policed.iter().position(|f| f.layer == 1).expect("the student moves to the half layer");
-    let settled_after = policed[settled].at.duration_since(policed[0].at);
+    let mut class = NarrowLink::new(extensions);
+    let (_, settled_after) = class.play_narrowed(15);
     assert!(settled_after < Duration::from_secs(8), "moved down {settled_after:?} after the link narrowed");
-    let on_half = policed[settled..].iter().filter(|f| f.layer == 1).count() * 100 / policed[settled..].len();
-    assert!(on_half >= 80, "{on_half}% of the frames after settling came on the half layer");
 }
 
 #[test]

@@ -12,7 +12,9 @@
 //!
 //! str0m runs in RTP mode: packets are forwarded one by one as they arrive (see [`super::rtp`]),
 //! their payloads shared, with sequence numbers and timestamps rewritten per slot; str0m still
-//! does ICE, DTLS, SRTP, NACK and retransmission, RTCP and the bandwidth estimate.
+//! does ICE, DTLS, SRTP, NACK and retransmission and RTCP. Each student's downlink is judged
+//! from the loss it reports ([`super::downlink`]), or by str0m's bandwidth estimator with
+//! `media.downlink_estimate = "transport-cc"`.
 
 use super::downlink::LossEstimate;
 use super::keyframes::KeyframeGate;
@@ -864,8 +866,8 @@ impl SfuCore {
                         continue;
                     }
                     peer.next_timeout = t;
-                    // str0m's pacer lets one packet out per timeout it is given and asks for
-                    // the next 1 µs on. Coming back to this peer later in the same flush, once
+                    // With its estimator (`DownlinkEstimate::TransportCc`), str0m's pacer lets
+                    // one packet out per timeout it is given and asks for the next 1 µs on. Coming back to this peer later in the same flush, once
                     // the clock has moved, sends the rest of what it was given in the flush,
                     // in turn with the class's other subscribers, instead of one packet per
                     // worker turn. Only while some of it is left (a last visit would cost a

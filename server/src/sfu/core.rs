@@ -315,9 +315,6 @@ struct Peer {
     egress_bps: Option<u64>,
     /// With `DownlinkEstimate::Loss`.
     downlink: LossEstimate,
-    /// The most lost on any of this peer's streams by its receiver reports, since the last
-    /// peer statistics: the loss to go by for a browser that sends no transport-wide feedback.
-    reported_loss: Option<f32>,
     next_timeout: Instant,
     disconnected_since: Option<Instant>,
     /// In `SfuCore::written`.
@@ -424,7 +421,6 @@ impl SfuCore {
                 video_slots: Vec::new(),
                 egress_bps: None,
                 downlink: LossEstimate::default(),
-                reported_loss: None,
                 next_timeout: now,
                 disconnected_since: None,
                 written: false,
@@ -867,10 +863,10 @@ impl SfuCore {
                     }
                     peer.next_timeout = t;
                     // With its estimator (`DownlinkEstimate::TransportCc`), str0m's pacer lets
-                    // one packet out per timeout it is given and asks for the next 1 µs on. Coming back to this peer later in the same flush, once
-                    // the clock has moved, sends the rest of what it was given in the flush,
-                    // in turn with the class's other subscribers, instead of one packet per
-                    // worker turn. Only while some of it is left (a last visit would cost a
+                    // one packet out per timeout it is given and asks for the next 1 µs on.
+                    // Coming back to this peer later in the same flush, once the clock has
+                    // moved, sends the rest of what it was given in the flush, in turn with the
+                    // class's other subscribers, instead of one packet per worker turn. Only while some of it is left (a last visit would cost a
                     // timeout that the next packet's own would have covered), and only after
                     // a transmit, so a peer is never polled twice at one instant for nothing.
                     if !transmitted {
@@ -921,16 +917,13 @@ impl SfuCore {
                         peer.egress_bps = Some(estimate.as_u64());
                     }
                     Event::PeerStats(stats) => {
-                        // str0m reports each stream's receiver-report loss just after this, so
-                        // that fallback is a second late.
-                        let lost = stats.egress_loss_fraction.or(peer.reported_loss.take());
-                        if peer.downlink.report(now, stats.bytes_tx, lost) {
+                        if peer.downlink.report(now, stats.bytes_tx, stats.egress_loss_fraction) {
                             peer.egress_bps = peer.downlink.estimate();
                         }
                     }
                     Event::MediaEgressStats(stats) => {
                         if let Some(lost) = stats.loss {
-                            peer.reported_loss = Some(peer.reported_loss.map_or(lost, |l| l.max(lost)));
+                            peer.downlink.receiver_report(lost);
                         }
                     }
                     _ => {}

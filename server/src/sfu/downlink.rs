@@ -50,6 +50,9 @@ pub struct LossEstimate {
     last_cut: Option<Instant>,
     /// Whether the estimate grew since the last cut.
     grew: bool,
+    /// The most any stream's receiver reports said was lost since the last `report`: the loss
+    /// to go by for a browser that sends no transport-wide feedback.
+    receiver_reported: Option<f32>,
 }
 
 impl LossEstimate {
@@ -63,10 +66,19 @@ impl LossEstimate {
         self.wanted = bps;
     }
 
+    /// The share lost on one of the student's streams, from a receiver report (str0m's
+    /// per-stream statistics, which come just after its peer statistics: this fallback is a
+    /// second late).
+    pub fn receiver_report(&mut self, lost: f32) {
+        self.receiver_reported = Some(self.receiver_reported.map_or(lost, |l| l.max(lost)));
+    }
+
     /// One of str0m's peer statistics: media bytes sent to the student in all, and the share
-    /// of the last second's packets the student's feedback reported lost (`None`: no feedback).
+    /// of the last second's packets the student's transport-wide feedback reported lost
+    /// (`None`: none came; the receiver reports noted since the last call stand in).
     /// True when the estimate changed.
     pub fn report(&mut self, now: Instant, bytes_sent: u64, lost: Option<f32>) -> bool {
+        let lost = lost.or(self.receiver_reported.take());
         let previous = self.last_report.replace((now, bytes_sent));
         let Some((then, bytes_then)) = previous else { return false };
         let elapsed = now.saturating_duration_since(then);
@@ -230,5 +242,22 @@ mod tests {
         assert!(!est.report(now + SECOND * 2, 250_000, Some(f32::NAN)));
         assert!(est.report(now + SECOND * 3, 375_000, Some(0.5)));
         assert_eq!(est.estimate(), Some(750_000));
+    }
+
+    #[test]
+    fn without_transport_wide_feedback_the_worst_receiver_report_stands_in_once() {
+        let (mut est, now) = (LossEstimate::default(), Instant::now());
+        est.want(2_000_000);
+        est.report(now, 0, None);
+        est.receiver_report(0.05);
+        est.receiver_report(0.4);
+        assert!(est.report(now + SECOND, 125_000, None), "the worst stream's 40% cuts");
+        assert_eq!(est.estimate(), Some(800_000));
+        // Used once: the next second, with no report, nothing is known.
+        assert!(!est.report(now + SECOND * 5, 625_000, None));
+        // Transport-wide feedback, when there is some, goes first.
+        est.receiver_report(0.9);
+        assert!(!est.report(now + SECOND * 6, 750_000, Some(0.05)));
+        assert_eq!(est.estimate(), Some(800_000));
     }
 }

@@ -458,7 +458,14 @@ fn a_layer_far_over_the_bitrate_cap_is_held_back() {
 
 #[test]
 fn an_overloaded_worker_holds_video_to_a_lower_layer_and_lifts_it_again() {
-    let limits = Limits { initial_estimate_bps: 20_000_000, upgrade_hold: Duration::ZERO, ..Limits::default() };
+    // As written, with str0m's estimator started high: the meters' one-second windows then
+    // hold the same number of frames at both measurements.
+    let limits = Limits {
+        downlink: DownlinkEstimate::TransportCc,
+        initial_estimate_bps: 20_000_000,
+        upgrade_hold: Duration::ZERO,
+        ..Limits::default()
+    };
     let mut sim = Sim::new(limits);
     let (student, slot, mut camera) = teacher_and_student(&mut sim, VideoQuality::High);
     let mut ms = 0u64;
@@ -489,9 +496,7 @@ fn an_overloaded_worker_holds_video_to_a_lower_layer_and_lifts_it_again() {
     assert!(limited[first_half].keyframe, "the move down happens on a keyframe: {:?}", limited[first_half]);
     assert!(first_half < 10, "within a few frames (a keyframe of the half layer was asked for)");
     assert!(limited[first_half..].iter().all(|f| f.layer == 1), "nothing above the limit after the move");
-    // The meters' one-second window holds 30 or 31 frames.
-    let unlimited = sim.core.forwarding_rate(None);
-    assert!(unlimited.abs_diff(full) * 20 <= full, "the limit changes what goes out, not what would: {unlimited}");
+    assert_eq!(sim.core.forwarding_rate(None), full, "the limit changes what goes out, not what would");
 
     let now = sim.now;
     let lifted_at = frames_in(&sim, student, slot).len();

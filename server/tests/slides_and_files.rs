@@ -45,17 +45,20 @@ impl Http {
     }
 
     async fn upload(&self, who: &Person, path: &str, name: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
-        let res = self
-            .client
+        let res = self.upload_answer(who, path, name, body).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn upload_answer(&self, who: &Person, path: &str, name: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
             .post(format!("http://{}{path}", self.host))
             .query(&[("name", name)])
             .header("cookie", format!("lectern_session={}", who.token))
             .body(body)
             .send()
             .await
-            .unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+            .unwrap()
     }
 
     async fn get(&self, who: Option<&Person>, path: &str) -> reqwest::Response {
@@ -198,9 +201,12 @@ async fn hostile_pdfs_are_refused_in_time_and_leave_nothing(db: &TestDb) {
         http.upload(&class.teacher, &path, "slides.pdf", b"MZ\x90\0\x03\0 an executable".to_vec()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(reply["error"].as_str().unwrap().contains("not a PDF"), "{reply}");
-    // Bigger than uploads.max_file_bytes.
-    let (status, _) = http.upload(&class.teacher, &path, "big.pdf", sample_pdfs::many_pages(1).repeat(1000)).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Bigger than uploads.max_file_bytes: refused before the body is read, so the answer closes
+    // the connection. Were it kept, the client could send its next upload on a connection the
+    // server is closing, and that upload would fail with a broken pipe.
+    let res = http.upload_answer(&class.teacher, &path, "big.pdf", sample_pdfs::many_pages(1).repeat(1000)).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
 
     let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
         ("locked.pdf", sample_pdfs::encrypted(), &["password-protected"]),

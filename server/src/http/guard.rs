@@ -1,5 +1,5 @@
-//! Middleware that guards every request: the client's address, cross-site request refusal, and
-//! security headers.
+//! Middleware that guards every request: the client's address, cross-site request refusal,
+//! security headers, and closing connections whose request bodies a refusal left unread.
 
 use super::HttpState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -86,12 +86,42 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// A refusal (4xx or 5xx) to a request that came with a body closes the connection.
+///
+/// A refusal may come before the body was read: an upload over the size limit, a cross-site
+/// POST. The connection then still holds the rest of the body, so the server closes it after
+/// answering. Without `Connection: close` in that answer, a client that finished writing the
+/// body puts the connection back in its pool, and its next request (the next upload, say)
+/// goes out on a connection the server is closing and fails with a broken pipe.
+pub async fn close_after_refused_body(req: Request, next: Next) -> Response {
+    let had_body = request_has_body(req.headers());
+    let mut res = next.run(req).await;
+    if had_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
+}
+
+/// Whether a request's headers announce a body: a non-zero length, or a chunked one.
+fn request_has_body(headers: &HeaderMap) -> bool {
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    length.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs.iter().map(|(k, v)| (header::HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn a_body_is_announced_by_a_length_or_chunking() {
+        assert!(request_has_body(&headers(&[("content-length", "12")])));
+        assert!(request_has_body(&headers(&[("transfer-encoding", "chunked")])));
+        assert!(!request_has_body(&headers(&[("content-length", "0")])));
+        assert!(!request_has_body(&headers(&[])));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`core`]: one worker's peers and the forwarding between them, sans-IO (tested on
 //!   simulated time).
 //! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
+//! - [`send_batch`]: datagrams sent many to a system call.
 //! - [`layers`]: simulcast layer allocation and switching.
 //! - [`downlink`]: a student's downlink judged from the loss it reports.
 //! - [`keyframes`]: coalesced keyframe requests.
@@ -24,6 +25,7 @@ pub mod keyframes;
 pub mod layers;
 pub mod overload;
 pub mod rtp;
+pub mod send_batch;
 pub mod speaker;
 pub mod timeline;
 pub mod worker;

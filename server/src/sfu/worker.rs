@@ -7,6 +7,7 @@ use super::arrival;
 use super::backlog::BacklogWatch;
 use super::core::{Accepted, ClassId, Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent};
 use super::overload::{Change, LoadGovernor};
+use super::send_batch::SendBatch;
 use app::protocol::{UserId, ViewSlot};
 use lectern_core::config::MediaConfig;
 use std::collections::HashMap;
@@ -200,6 +201,7 @@ fn run(
     let mut control = arrival::control_space();
     let mut more_queued = false;
     let mut backlog = BacklogWatch::default();
+    let mut outgoing = SendBatch::default();
     loop {
         loop {
             match inbox.try_recv() {
@@ -215,7 +217,7 @@ fn run(
         if let Some(governor) = &mut governor {
             guarded("load", || govern(worker, &mut core, governor, now));
         }
-        flush(&mut core, &socket, &mut sinks);
+        flush(&mut core, &socket, &mut outgoing, &mut sinks);
         let wait = if more_queued {
             Duration::ZERO
         } else {
@@ -268,7 +270,7 @@ fn run(
             }
         }
         // Once per burst: each subscriber sends all it was given in one pass.
-        flush(&mut core, &socket, &mut sinks);
+        flush(&mut core, &socket, &mut outgoing, &mut sinks);
     }
 }
 
@@ -310,12 +312,18 @@ fn handle(core: &mut SfuCore, sinks: &mut HashMap<ClassId, EventSink>, command: 
     }
 }
 
-fn flush(core: &mut SfuCore, socket: &mio::net::UdpSocket, sinks: &mut HashMap<ClassId, EventSink>) {
+/// Send all the core has to send, and pass its events on. Nothing stays in `outgoing`: the
+/// worker may sleep next.
+fn flush(
+    core: &mut SfuCore,
+    socket: &mio::net::UdpSocket,
+    outgoing: &mut SendBatch,
+    sinks: &mut HashMap<ClassId, EventSink>,
+) {
     while let Some(d) = core.poll_datagram(Instant::now()) {
-        if let Err(e) = socket.send_to(&d.contents, d.destination) {
-            tracing::trace!(%e, to = %d.destination, "SFU send failed");
-        }
+        outgoing.push(socket, d);
     }
+    outgoing.finish(socket);
     for event in core.take_events() {
         let class = match &event {
             SfuEvent::PeerClosed { class, .. } | SfuEvent::ActiveSpeaker { class, .. } => *class,

@@ -8,6 +8,7 @@
 //! nothing waits in the batch while the worker sleeps.
 
 use super::core::Datagram;
+use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 use std::io::IoSlice;
 use std::os::fd::AsRawFd;
@@ -48,6 +49,8 @@ impl SendBatch {
         let mut from = 0;
         while from < self.pending.len() {
             match send_some(socket.as_raw_fd(), &mut self.headers, &self.pending[from..]) {
+                // A signal came before anything was sent: nothing was refused.
+                Err(Errno::EINTR) => continue,
                 Ok(0) | Err(_) => {
                     tracing::trace!(to = %self.pending[from].destination, "SFU send refused");
                     refused += 1;

@@ -118,8 +118,10 @@ async fn a_pdf_becomes_slides_on_the_board(db: &TestDb) {
 
     // Students neither upload nor see the teacher's decks; people outside the class see nothing.
     let student = &class.students[0];
-    let (status, _) = http.upload(student, &slides_path, "mine.pdf", sample_pdfs::lecture(1)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    // (The body was read before the refusal, so the connection stays open for the next request.)
+    let res = http.upload_answer(student, &slides_path, "mine.pdf", sample_pdfs::lecture(1)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_ne!(res.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
     assert_eq!(http.get(Some(student), &slides_path).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(http.get(Some(&outsider), &slides_path).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(http.get(None, &slides_path).await.status(), StatusCode::UNAUTHORIZED);

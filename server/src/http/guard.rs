@@ -1,13 +1,19 @@
 //! Middleware that guards every request: the client's address, cross-site request refusal,
-//! security headers, and closing connections whose request bodies a refusal left unread.
+//! security headers, and closing connections whose request bodies an answer left unread.
 
 use super::HttpState;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
 use lectern_core::auth::ClientAddr;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 /// Record the client's address for throttling: the socket peer, or the last hop of
 /// `X-Forwarded-For` when the config says a proxy we control sets it.
@@ -86,20 +92,54 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// A refusal (4xx or 5xx) to a request that came with a body closes the connection.
+/// An answer given before its request's body was read to the end closes the connection.
 ///
-/// A refusal may come before the body was read: an upload over the size limit, a cross-site
+/// A refusal can come before the body is read: an upload over the size limit, a cross-site
 /// POST. The connection then still holds the rest of the body, so the server closes it after
 /// answering. Without `Connection: close` in that answer, a client that finished writing the
 /// body puts the connection back in its pool, and its next request (the next upload, say)
-/// goes out on a connection the server is closing and fails with a broken pipe.
-pub async fn close_after_refused_body(req: Request, next: Next) -> Response {
-    let had_body = request_has_body(req.headers());
+/// goes out on a connection the server is closing and fails with a broken pipe. Answers to
+/// bodies that were read keep the connection, refusals included (a failed form, say).
+pub async fn close_after_unread_body(req: Request, next: Next) -> Response {
+    if !request_has_body(req.headers()) {
+        return next.run(req).await;
+    }
+    let read_to_end = Arc::new(AtomicBool::new(false));
+    let watched = read_to_end.clone();
+    let req = req.map(|body| Body::new(EndWatch { body, read_to_end: watched }));
     let mut res = next.run(req).await;
-    if had_body && (res.status().is_client_error() || res.status().is_server_error()) {
+    if !read_to_end.load(Ordering::Relaxed) {
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     res
+}
+
+/// A request body that notes when it has been read to its end.
+struct EndWatch {
+    body: Body,
+    read_to_end: Arc<AtomicBool>,
+}
+
+impl HttpBody for EndWatch {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || this.body.is_end_stream() {
+            this.read_to_end.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Whether a request's headers announce a body: a non-zero length, or a chunked one.

@@ -105,7 +105,7 @@ pub fn router_with_rooms(app: AppState, rooms: Arc<RoomHub>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::same_origin))
         .layer(axum::middleware::from_fn(api_status::api_error_status))
         .layer(axum::middleware::from_fn(guard::security_headers))
-        .layer(axum::middleware::from_fn(guard::close_after_refused_body))
+        .layer(axum::middleware::from_fn(guard::close_after_unread_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_addr))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

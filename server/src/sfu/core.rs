@@ -866,9 +866,10 @@ impl SfuCore {
                     // one packet out per timeout it is given and asks for the next 1 µs on.
                     // Coming back to this peer later in the same flush, once the clock has
                     // moved, sends the rest of what it was given in the flush, in turn with the
-                    // class's other subscribers, instead of one packet per worker turn. Only while some of it is left (a last visit would cost a
-                    // timeout that the next packet's own would have covered), and only after
-                    // a transmit, so a peer is never polled twice at one instant for nothing.
+                    // class's other subscribers, instead of one packet per worker turn. Only
+                    // while some of it is left (a last visit would cost a timeout that the next
+                    // packet's own would have covered), and only after a transmit, so a peer is
+                    // never polled twice at one instant for nothing.
                     if !transmitted {
                         peer.unsent = 0;
                     } else if peer.unsent > 0

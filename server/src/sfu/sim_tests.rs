@@ -940,8 +940,9 @@ fn forwarding_cost_replay() {
     // SFU_REPLAY_DOWNLINK=transport-cc: str0m's estimator, started high enough that every
     // student gets the full layer, as they do with the default ("loss"), so the two compare.
     let downlink = match std::env::var("SFU_REPLAY_DOWNLINK").as_deref() {
+        Err(_) | Ok("loss") => DownlinkEstimate::Loss,
         Ok("transport-cc") => DownlinkEstimate::TransportCc,
-        _ => DownlinkEstimate::Loss,
+        Ok(other) => panic!("SFU_REPLAY_DOWNLINK is \"loss\" or \"transport-cc\", not {other:?}"),
     };
     let mut sim = Sim::new(Limits { downlink, initial_estimate_bps: 20_000_000, ..Limits::default() });
     let teacher = sim.browser(1);

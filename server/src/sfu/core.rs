@@ -343,7 +343,10 @@ struct Incoming {
 enum Action {
     Forward(PeerId, Box<Incoming>),
     Keyframe(TrackKey, usize),
+    /// Poll a peer until str0m has nothing more for now.
     Drive(PeerId),
+    /// Poll a subscriber for the forwarded packets written to it (see `drive`).
+    SendForwarded(PeerId),
 }
 
 pub struct SfuCore {
@@ -498,7 +501,7 @@ impl SfuCore {
         for mid in ended {
             self.track_ended(class, (req.peer, mid));
         }
-        self.drive(now, req.peer);
+        self.drive(now, req.peer, false);
         self.assign_audio(class);
         self.run_actions(now);
         Ok(Accepted { answer: answer.to_sdp_string(), published })
@@ -649,7 +652,7 @@ impl SfuCore {
             }
             let now = now.max(self.last_now);
             self.last_now = now;
-            self.actions.push_back(Action::Drive(id));
+            self.actions.push_back(Action::SendForwarded(id));
             self.run_actions(now);
         }
     }
@@ -827,7 +830,8 @@ impl SfuCore {
                 break;
             }
             match action {
-                Action::Drive(id) => self.drive(now, id),
+                Action::Drive(id) => self.drive(now, id, false),
+                Action::SendForwarded(id) => self.drive(now, id, true),
                 Action::Forward(from, data) => self.forward(now, from, data),
                 Action::Keyframe(key, layer) => self.request_keyframe(now, key, layer),
             }
@@ -835,11 +839,19 @@ impl SfuCore {
     }
 
     /// Poll a peer until it has nothing more to say; queue what concerns others.
-    fn drive(&mut self, now: Instant, id: PeerId) {
+    /// Poll a peer's str0m until it asks for a timeout, handing over what it sends and acting
+    /// on its events. With `only_forwarded`, and no str0m pacer (downlinks judged by loss),
+    /// stop once the last forwarded packet written to it is out: without a pacer, what was
+    /// written goes out at once, and one more pass would only hand back the timer this peer
+    /// already waits for, at the cost of polling ICE, DTLS and every stream again, once per
+    /// subscriber per packet. Anything due meanwhile is answered at `next_timeout`. Other
+    /// drives (input, timers) poll to the end, so retransmissions asked for are all sent.
+    fn drive(&mut self, now: Instant, id: PeerId, only_forwarded: bool) {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         let mut failed = false;
         let mut due_answered = 0;
         let mut transmitted = false;
+        let stop_when_sent = only_forwarded && self.limits.downlink == DownlinkEstimate::Loss;
         loop {
             let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
                 Ok(Ok(output)) => output,
@@ -883,11 +895,15 @@ impl SfuCore {
                 }
                 Output::Transmit(t) => {
                     transmitted = true;
+                    let unsent_before = peer.unsent;
                     if super::rtp::is_rtp(&t.contents) {
                         peer.unsent = peer.unsent.saturating_sub(1);
                     }
                     // str0m hands over its buffer: no copy.
-                    self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.into() })
+                    self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.into() });
+                    if stop_when_sent && unsent_before == 1 && peer.unsent == 0 && peer.next_timeout > now {
+                        break;
+                    }
                 }
                 Output::Event(event) => match event {
                     Event::IceConnectionStateChange(state) => {

@@ -4,6 +4,7 @@
 #
 #   bench/sfu.sh                      # the table: 50..500 subscribers, 3 runs each
 #   bench/sfu.sh --subscribers 300    # anything else is passed to sfu_load
+#   bench/sfu.sh --receivers-apart --subscribers 300   # the tool's receiving on its own core
 #
 # Needs root: it installs Janus (Debian's package) if missing, and makes a network namespace
 # for the servers, joined to this one by a veth pair (10.77.0.1 there, 10.77.0.2 here): Janus
@@ -18,8 +19,20 @@ NS_IF=lbench1
 SERVER_IP=10.77.0.1
 CLIENT_IP=10.77.0.2
 
+# --receivers-apart (this script's own flag, taken out before the rest goes to sfu_load): see
+# below, where the veth pair is set up.
+receivers_apart=false
+passed=()
+for arg in "$@"; do
+  if [[ "$arg" == --receivers-apart ]]; then receivers_apart=true; else passed+=("$arg"); fi
+done
+set -- ${passed[@]+"${passed[@]}"}
+
 if ! command -v janus >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y janus
+fi
+if $receivers_apart && ! command -v ethtool >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y ethtool
 fi
 
 cleanup() {
@@ -37,6 +50,26 @@ ip link set "$HOST_IF" up
 ip netns exec "$NS" ip addr add "$SERVER_IP/24" dev "$NS_IF"
 ip netns exec "$NS" ip link set "$NS_IF" up
 ip netns exec "$NS" ip link set lo up
+
+# A veth hands each datagram to the other end on the CPU that sent it, so by default the load
+# tool's side of every delivery (IP, UDP, its sockets) runs on the server's core and counts as
+# the server's CPU. With --receivers-apart each end receives in a kernel thread of its own
+# (threaded NAPI, which a veth has once GRO is on) pinned to the core of the program that reads
+# it, as on a network where the subscribers are other machines.
+if $receivers_apart; then
+  for side in "$HOST_IF" "$NS_IF"; do
+    in_side=(); [[ "$side" == "$NS_IF" ]] && in_side=(ip netns exec "$NS")
+    # A veth takes the NAPI path only for datagrams from a peer without TSO; UDP has no use for it.
+    "${in_side[@]}" ethtool -K "$side" gro on tso off >/dev/null
+    # A transmit queue, as a NIC has, so a full veth ring holds the sender back, not drops.
+    "${in_side[@]}" tc qdisc replace dev "$side" root pfifo limit 10000
+    "${in_side[@]}" sh -c "echo 1 > /sys/class/net/$side/threaded"
+  done
+  sleep 0.2
+  for pid in $(pgrep "^napi/$HOST_IF-"); do taskset -pc 1 "$pid" >/dev/null; done
+  for pid in $(pgrep "^napi/$NS_IF-"); do taskset -pc 0 "$pid" >/dev/null; done
+  [ -n "$(pgrep "^napi/$HOST_IF-")" ] || { echo "no receive thread for $HOST_IF" >&2; exit 1; }
+fi
 
 cargo build --release -p server --bin lectern --example sfu_load
 

@@ -355,6 +355,8 @@ struct RunReport {
     latency_ms: [Option<f64>; 3],
     /// The same, as the tool read the datagrams.
     latency_read_ms: [Option<f64>; 3],
+    /// p50, p99, p99.9 at the subscriber's socket, audio packets only.
+    audio_latency_ms: [Option<f64>; 3],
     first_frame_ms: [Option<f64>; 3],
     video_kbps_median: f64,
     top_layer_percent: f64,
@@ -564,6 +566,7 @@ fn summarize(
         malformed: report.malformed,
         latency_ms: [0.5, 0.99, 0.999].map(|p| q(report.latency.quantile_us(p))),
         latency_read_ms: [0.5, 0.99, 0.999].map(|p| q(report.latency_read.quantile_us(p))),
+        audio_latency_ms: [0.5, 0.99, 0.999].map(|p| q(report.audio_latency.quantile_us(p))),
         first_frame_ms: [percentile(&mut first, 0.5), percentile(&mut first, 0.99), percentile(&mut first, 1.0)],
         video_kbps_median: percentile(&mut kbps, 0.5).unwrap_or(0.0),
         top_layer_percent: if video_packets == 0 { 0.0 } else { 100.0 * top_packets as f64 / video_packets as f64 },
@@ -622,6 +625,7 @@ fn run_json(r: &RunReport) -> serde_json::Value {
         "latency_as_read_by_the_tool_ms": {
             "p50": r.latency_read_ms[0], "p99": r.latency_read_ms[1], "p99_9": r.latency_read_ms[2],
         },
+        "audio_latency_ms": { "p50": r.audio_latency_ms[0], "p99": r.audio_latency_ms[1], "p99_9": r.audio_latency_ms[2] },
         "first_frame_ms": { "p50": r.first_frame_ms[0], "p99": r.first_frame_ms[1], "max": r.first_frame_ms[2] },
         "video_kbps_per_subscriber_median": r.video_kbps_median,
         "top_layer_percent": r.top_layer_percent,
@@ -682,6 +686,12 @@ fn print_run(r: &RunReport) {
         opt(r.latency_read_ms[0]),
         opt(r.latency_read_ms[1]),
         opt(r.latency_read_ms[2])
+    );
+    println!(
+        "                p50 {} ms, p99 {} ms, p99.9 {} ms for audio alone, at the sockets",
+        opt(r.audio_latency_ms[0]),
+        opt(r.audio_latency_ms[1]),
+        opt(r.audio_latency_ms[2])
     );
     println!(
         "  first frame   p50 {} ms, p99 {} ms, max {} ms after the join began",
@@ -842,6 +852,7 @@ mod tests {
         assert_eq!(r.malformed, 0);
         assert!(r.loss_percent < 1.0, "loopback loses nothing: {}%", r.loss_percent);
         assert!(r.latency_ms[1].is_some() && r.first_frame_ms[2].is_some());
+        assert!(r.audio_latency_ms[1].is_some(), "audio arrived stamped");
         // The socket's arrival comes before the tool's read of the same datagrams.
         let (at_socket, as_read) = (r.latency_ms[0].unwrap(), r.latency_read_ms[0].expect("read latency"));
         assert!(at_socket <= as_read, "median at the socket {at_socket} ms, as read {as_read} ms");

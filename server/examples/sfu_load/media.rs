@@ -149,6 +149,8 @@ pub struct MediaReport {
     /// From the stamp's send time to when the tool read the datagram: `latency` plus the
     /// tool's own queue (all subscribers share one thread).
     pub latency_read: Histogram,
+    /// `latency` of the microphone's packets alone: what a class hears.
+    pub audio_latency: Histogram,
     /// When the publisher was asked for a keyframe (PLI or FIR), since it connected, and of
     /// which layer (`None`: every layer).
     pub keyframe_requests: Vec<(Instant, Option<usize>)>,
@@ -177,6 +179,7 @@ impl Media {
             base,
             latency: Histogram::default(),
             latency_read: Histogram::default(),
+            audio_latency: Histogram::default(),
             window_start: None,
             window_end: None,
             malformed: 0,
@@ -299,6 +302,7 @@ struct Engine {
     base: Instant,
     latency: Histogram,
     latency_read: Histogram,
+    audio_latency: Histogram,
     window_start: Option<Instant>,
     window_end: Option<Instant>,
     malformed: u64,
@@ -409,6 +413,7 @@ impl Engine {
                 self.window_start = Some(now);
                 self.latency = Histogram::default();
                 self.latency_read = Histogram::default();
+                self.audio_latency = Histogram::default();
                 self.malformed = 0;
                 for peer in &mut self.peers {
                     if let Kind::Subscriber(s) = &mut peer.kind {
@@ -616,7 +621,11 @@ impl Engine {
                             s.report.top_layer_packets += 1;
                         }
                         let sent = self.base + Duration::from_nanos(st.sent_ns);
-                        self.latency.record(arrived.saturating_duration_since(sent).as_micros() as u64);
+                        let latency_us = arrived.saturating_duration_since(sent).as_micros() as u64;
+                        self.latency.record(latency_us);
+                        if st.layer == AUDIO_LAYER {
+                            self.audio_latency.record(latency_us);
+                        }
                         self.latency_read.record(peer.read_at.saturating_duration_since(sent).as_micros() as u64);
                     }
                     None if payload::must_hold_stamp(packet.payload.len()) => self.malformed += 1,
@@ -765,6 +774,7 @@ impl Engine {
             malformed: self.malformed,
             latency: std::mem::take(&mut self.latency),
             latency_read: std::mem::take(&mut self.latency_read),
+            audio_latency: std::mem::take(&mut self.audio_latency),
             keyframe_requests: std::mem::take(&mut self.keyframe_requests),
             keyframes_sent: self.keyframes_sent,
             publisher_estimates: std::mem::take(&mut self.publisher_estimates),

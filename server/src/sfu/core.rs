@@ -839,13 +839,14 @@ impl SfuCore {
     }
 
     /// Poll a peer until it has nothing more to say; queue what concerns others.
-    /// Poll a peer's str0m until it asks for a timeout, handing over what it sends and acting
-    /// on its events. With `only_forwarded`, and no str0m pacer (downlinks judged by loss),
-    /// stop once the last forwarded packet written to it is out: without a pacer, what was
-    /// written goes out at once, and one more pass would only hand back the timer this peer
-    /// already waits for, at the cost of polling ICE, DTLS and every stream again, once per
-    /// subscriber per packet. Anything due meanwhile is answered at `next_timeout`. Other
-    /// drives (input, timers) poll to the end, so retransmissions asked for are all sent.
+    ///
+    /// With `only_forwarded`, and no str0m pacer (downlinks judged by loss), stop once the last
+    /// forwarded packet written to the peer is out: without a pacer, what was written goes out
+    /// at once, and one more pass would only hand back the timer this peer already waits for,
+    /// at the cost of polling ICE, DTLS and every stream again, once per subscriber per packet.
+    /// Anything due meanwhile is answered at `next_timeout`. Other drives (input, timers) poll
+    /// to the end, so the retransmissions a report asks for all leave in the drive of that
+    /// report, and none is left to be counted here as a forwarded packet.
     fn drive(&mut self, now: Instant, id: PeerId, only_forwarded: bool) {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         let mut failed = false;

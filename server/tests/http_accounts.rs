@@ -194,7 +194,31 @@ async fn unknown_pages_are_404_and_pages_render_on_the_server(db: &TestDb) {
     assert_eq!(home.headers["x-frame-options"], "DENY");
 }
 
+/// Building a router lists the app's routes, and leptos does that with resource loading turned
+/// off for the whole process: a page whose resource first ran meanwhile, under another router,
+/// never finished (leptos-rs/leptos#4773). Tests build routers side by side, and so do the
+/// nodes of a cluster in one process.
+async fn pages_render_while_other_routers_are_built(db: &TestDb) {
+    let app = app(db);
+    let admin = register(&app, "ada").await.session().unwrap();
+    let state = db.state.clone();
+    let builder = tokio::task::spawn_blocking(move || {
+        for _ in 0..40 {
+            drop(server::http::router(state.clone()));
+        }
+    });
+    for i in 0..40 {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(10), get(&app, "/admin", Some(&admin)))
+            .await
+            .unwrap_or_else(|_| panic!("render {i} of the admin page never finished"));
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("ada"), "the people list was rendered");
+    }
+    builder.await.expect("routers were built");
+}
+
 on_both_databases!(
+    pages_render_while_other_routers_are_built,
     registering_signs_in_with_a_hardened_cookie,
     logout_ends_the_session_on_the_server,
     every_login_gets_a_new_session_id_and_ends_the_old_one,

@@ -18,8 +18,8 @@ use lectern_core::AppState;
 use lectern_core::config::Config;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::sync::Arc;
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use std::sync::{Arc, OnceLock};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -60,6 +60,16 @@ pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
     lectern_core::auth::session_cookie(headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()))
 }
 
+/// The app's routes, listed once per process. leptos lists them by running the app with
+/// resource loading turned off through a flag for the whole process, and a resource first run
+/// meanwhile, by a page another router is rendering, never finishes (leptos-rs/leptos#4773).
+/// Every router after the first (the nodes of a cluster in one process, tests) reuses the
+/// list, so no page can render while it is made.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Every route Lectern serves, with live rooms served by this node alone.
 pub fn router(app: AppState) -> Router {
     let rooms = RoomHub::local(app.clone());
@@ -70,7 +80,7 @@ pub fn router(app: AppState) -> Router {
 /// functions, and static files.
 pub fn router_with_rooms(app: AppState, rooms: Arc<RoomHub>) -> Router {
     let leptos = leptos_options(&app.config);
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let app = app.clone();
         move || provide_context(app.clone())

@@ -896,13 +896,14 @@ impl SfuCore {
                 }
                 Output::Transmit(t) => {
                     transmitted = true;
-                    let unsent_before = peer.unsent;
+                    let mut last_forwarded = false;
                     if super::rtp::is_rtp(&t.contents) {
+                        last_forwarded = peer.unsent == 1;
                         peer.unsent = peer.unsent.saturating_sub(1);
                     }
                     // str0m hands over its buffer: no copy.
                     self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.into() });
-                    if stop_when_sent && unsent_before == 1 && peer.unsent == 0 && peer.next_timeout > now {
+                    if stop_when_sent && last_forwarded && peer.next_timeout > now {
                         break;
                     }
                 }

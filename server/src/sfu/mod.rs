@@ -6,7 +6,7 @@
 //! - [`core`]: one worker's peers and the forwarding between them, sans-IO (tested on
 //!   simulated time).
 //! - [`worker`]: the threads: each owns one UDP socket, its classes' peers and its clock.
-//! - [`send_batch`]: datagrams sent many to a system call.
+//! - [`send_batch`]: datagrams sent many to a system call, and runs to one student as one message.
 //! - [`layers`]: simulcast layer allocation and switching.
 //! - [`downlink`]: a student's downlink judged from the loss it reports.
 //! - [`keyframes`]: coalesced keyframe requests.

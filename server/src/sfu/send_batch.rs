@@ -142,22 +142,26 @@ fn send_messages(fd: RawFd, datagrams: &[Datagram], messages: &[Range<usize>]) -
             iovecs.push(libc::iovec { iov_base: d.contents.as_ptr() as *mut libc::c_void, iov_len: d.contents.len() });
         }
     }
+    // Raw pointers from here on: the vectors are not touched again until the call returns.
+    let iovec_base = iovecs.as_mut_ptr();
+    let control_base = controls.as_mut_ptr();
     let mut first_iovec = 0;
     for (i, m) in messages.iter().enumerate() {
         // SAFETY: an all-zero msghdr is valid (no name, no data, no control).
         let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
         header.msg_name = addresses[i].as_ptr() as *mut libc::c_void;
         header.msg_namelen = addresses[i].len();
-        header.msg_iov = iovecs[first_iovec..].as_mut_ptr();
+        // SAFETY: `first_iovec` is within `iovecs`: its messages' datagrams were pushed above.
+        header.msg_iov = unsafe { iovec_base.add(first_iovec) };
         header.msg_iovlen = m.len() as _;
         first_iovec += m.len();
         if m.len() > 1 {
             let segment = datagrams[m.start].contents.len() as u16;
-            let control = &mut controls[i];
-            header.msg_control = control.0.as_mut_ptr() as *mut libc::c_void;
-            // SAFETY: the buffer is aligned for `cmsghdr` and larger than CMSG_SPACE(2) (24
-            // bytes on 64-bit Linux); the header points at it, so CMSG_FIRSTHDR finds it.
+            // SAFETY: `i` is within `controls` (one per message); each buffer is aligned for
+            // `cmsghdr` and larger than CMSG_SPACE(2) (24 bytes on 64-bit Linux); the header
+            // points at it, so CMSG_FIRSTHDR finds it.
             unsafe {
+                header.msg_control = control_base.add(i).cast();
                 header.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as _;
                 let cmsg = libc::CMSG_FIRSTHDR(&header);
                 (*cmsg).cmsg_level = libc::SOL_UDP;

@@ -29,15 +29,26 @@ const MAX_RUN_BYTES: usize = 60_000;
 /// Datagrams waiting to go out together.
 pub struct SendBatch {
     pending: Vec<Datagram>,
-    /// Whether runs to one student go out as one message. Turned off for good the first time
-    /// the kernel refuses one as such (an interface without checksum offload, a kernel
-    /// without `UDP_SEGMENT`): the run is then sent a datagram at a time, as is all after it.
+    /// Whether runs to one student go out as one message: where the kernel knows
+    /// `UDP_SEGMENT`, until it first refuses a run as one message (an interface without
+    /// checksum offload). The run is then sent a datagram at a time, as is all after it.
     segmentation: bool,
 }
 
 impl Default for SendBatch {
     fn default() -> Self {
-        Self { pending: Vec::with_capacity(BATCH), segmentation: true }
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        Self { pending: Vec::with_capacity(BATCH), segmentation: segments_udp(&release) }
+    }
+}
+
+/// Whether a Linux kernel of this release (`uname -r`) knows `UDP_SEGMENT` (since 4.18). An
+/// older one ignores the control message and would send a run as one oversized datagram.
+fn segments_udp(release: &str) -> bool {
+    let mut numbers = release.trim().split(|c: char| !c.is_ascii_digit()).map(str::parse::<u32>);
+    match (numbers.next(), numbers.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= (4, 18),
+        _ => false,
     }
 }
 
@@ -264,6 +275,16 @@ mod tests {
         // Empty datagrams are never merged (a segment size of 0 means none).
         let d = batch(&[(a, 0), (a, 0)]);
         assert_eq!(runs(&d), [0..1, 1..2]);
+    }
+
+    #[test]
+    fn runs_are_made_only_on_kernels_that_know_udp_segment() {
+        assert!(segments_udp("6.18.44-fc-v1300\n"));
+        assert!(segments_udp("4.18.0-553.el8.x86_64"));
+        assert!(!segments_udp("4.17.19"));
+        assert!(!segments_udp("3.10.0-1160.el7.x86_64"));
+        assert!(!segments_udp(""), "unknown (no /proc): one by one");
+        assert!(!segments_udp("linux"));
     }
 
     #[test]

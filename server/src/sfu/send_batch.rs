@@ -68,7 +68,7 @@ impl SendBatch {
     /// cost the others their packets. Returns how many datagrams were refused.
     pub fn finish(&mut self, socket: &impl AsRawFd) -> usize {
         let fd = socket.as_raw_fd();
-        let mut messages = if self.segmentation { runs(&self.pending) } else { singles(self.pending.len()) };
+        let mut messages = if self.segmentation { runs(&self.pending) } else { singles(0..self.pending.len()) };
         let mut refused = 0;
         let mut from = 0;
         while from < messages.len() {
@@ -78,9 +78,9 @@ impl SendBatch {
                 Err(e) if messages[from].len() > 1 && refused_as_one_message(e) => {
                     tracing::warn!(%e, "the kernel cannot send a run of datagrams as one; the SFU sends them one by one");
                     self.segmentation = false;
-                    let rest = messages[from].start..self.pending.len();
+                    let rest = singles(messages[from].start..self.pending.len());
                     messages.truncate(from);
-                    messages.extend(rest.map(|i| i..i + 1));
+                    messages.extend(rest);
                 }
                 Ok(0) | Err(_) => {
                     tracing::trace!(to = %self.pending[messages[from].start].destination, "SFU send refused");
@@ -101,9 +101,9 @@ fn refused_as_one_message(e: Errno) -> bool {
     matches!(e, Errno::EIO | Errno::EINVAL | Errno::EMSGSIZE | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP)
 }
 
-/// Each datagram a message of its own.
-fn singles(count: usize) -> Vec<Range<usize>> {
-    (0..count).map(|i| i..i + 1).collect()
+/// Each of these datagrams a message of its own.
+fn singles(datagrams: Range<usize>) -> Vec<Range<usize>> {
+    datagrams.map(|i| i..i + 1).collect()
 }
 
 /// The batch cut into messages: runs of datagrams to one destination that the kernel can cut

@@ -235,8 +235,14 @@ pub struct MediaConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum DownlinkEstimate {
     /// From the packets the student's browser reports lost: cuts on loss, grows back slowly.
+    /// The loss comes from its transport-wide feedback (about 20 reports a second).
     #[default]
     Loss,
+    /// As `Loss`, from receiver reports alone (about one a second): the browser is not asked
+    /// for transport-wide feedback on what it receives, which saves the worker a feedback
+    /// stream per student and some work on every packet, but the estimate hears of loss up to
+    /// a second later.
+    ReceiverReports,
     /// str0m's transport-wide estimator (delay and loss, with probing): reacts before packets
     /// are lost, but costs the worker 30–80% more CPU per packet forwarded.
     TransportCc,
@@ -588,6 +594,9 @@ mod tests {
             jail.create_file("twcc.toml", "[media]\ndownlink_estimate = \"transport-cc\"\n")?;
             let config = Config::load(Some(Path::new("twcc.toml"))).expect("a valid choice");
             assert_eq!(config.media.downlink_estimate, DownlinkEstimate::TransportCc);
+            jail.create_file("reports.toml", "[media]\ndownlink_estimate = \"receiver-reports\"\n")?;
+            let config = Config::load(Some(Path::new("reports.toml"))).expect("a valid choice");
+            assert_eq!(config.media.downlink_estimate, DownlinkEstimate::ReceiverReports);
 
             jail.set_env("LECTERN_SERVER__BIND", "not an address");
             assert!(Config::load(None).is_err());

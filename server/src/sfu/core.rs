@@ -13,10 +13,12 @@
 //! str0m runs in RTP mode: packets are forwarded one by one as they arrive (see [`super::rtp`]),
 //! their payloads shared, with sequence numbers and timestamps rewritten per slot; str0m still
 //! does ICE, DTLS, SRTP, NACK and retransmission and RTCP. Each student's downlink is judged
-//! from the loss it reports ([`super::downlink`]), or by str0m's bandwidth estimator with
-//! `media.downlink_estimate = "transport-cc"`.
+//! from the loss it reports ([`super::downlink`]; with `media.downlink_estimate =
+//! "receiver-reports"` from its receiver reports alone, see [`super::feedback`]), or by str0m's
+//! bandwidth estimator with `"transport-cc"`.
 
 use super::downlink::LossEstimate;
+use super::feedback;
 use super::keyframes::KeyframeGate;
 use super::layers::{self, LayerSelector, SlotNeed};
 use super::rtp::{FrameStart, FrameTracker, SeqRewriter, h264_is_keyframe, vp8_frame_start};
@@ -75,7 +77,7 @@ impl Hasher for IdHasher {
 
 /// How often layers are re-allocated, meters rolled and owed keyframes sent.
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
-/// How often str0m reports each peer's statistics, with `DownlinkEstimate::Loss`.
+/// How often str0m reports each peer's statistics, with the estimates judged by loss.
 const LOSS_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// Bitrates assumed for a layer not yet measured.
 const NOMINAL_BPS: [u64; 3] = [150_000, 500_000, 1_500_000];
@@ -313,7 +315,7 @@ struct Peer {
     video_slots: Vec<VideoSlot>,
     /// The downlink's estimate (`None`: no limit), from str0m's estimator or from `downlink`.
     egress_bps: Option<u64>,
-    /// With `DownlinkEstimate::Loss`.
+    /// With `DownlinkEstimate::Loss` or `ReceiverReports`.
     downlink: LossEstimate,
     next_timeout: Instant,
     disconnected_since: Option<Instant>,
@@ -394,7 +396,13 @@ impl SfuCore {
 
     /// Accept a browser's offer (its first, or a renegotiation or ICE restart) and answer it.
     pub fn offer(&mut self, now: Instant, req: OfferRequest) -> Result<Accepted, SfuError> {
-        let offer = SdpOffer::from_sdp_string(&req.sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let offer = match self.limits.downlink {
+            DownlinkEstimate::ReceiverReports => {
+                SdpOffer::from_sdp_string(&feedback::without_estimator_extensions_on_received_media(&req.sdp))
+            }
+            DownlinkEstimate::Loss | DownlinkEstimate::TransportCc => SdpOffer::from_sdp_string(&req.sdp),
+        }
+        .map_err(|e| SfuError::BadSdp(e.to_string()))?;
         check_publications(&req.publish)?;
         let is_new = match self.peers.get(&req.peer) {
             Some(peer) if peer.user != req.user || peer.class != req.class => return Err(SfuError::NotYours),
@@ -715,7 +723,9 @@ impl SfuCore {
             }
             // No estimator: str0m then sends what it is given without a timer per packet. Its
             // statistics, once a second, carry the loss the student's feedback reports.
-            DownlinkEstimate::Loss => config.set_stats_interval(Some(LOSS_REPORT_INTERVAL)).build(now),
+            DownlinkEstimate::Loss | DownlinkEstimate::ReceiverReports => {
+                config.set_stats_interval(Some(LOSS_REPORT_INTERVAL)).build(now)
+            }
         };
         for addr in &self.candidates {
             match Candidate::host(*addr, "udp") {
@@ -852,7 +862,7 @@ impl SfuCore {
         let mut failed = false;
         let mut due_answered = 0;
         let mut transmitted = false;
-        let stop_when_sent = only_forwarded && self.limits.downlink == DownlinkEstimate::Loss;
+        let stop_when_sent = only_forwarded && self.limits.downlink != DownlinkEstimate::TransportCc;
         loop {
             let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
                 Ok(Ok(output)) => output,

@@ -9,6 +9,7 @@
 //! - [`send_batch`]: datagrams sent many to a system call, and runs to one student as one message.
 //! - [`layers`]: simulcast layer allocation and switching.
 //! - [`downlink`]: a student's downlink judged from the loss it reports.
+//! - [`feedback`]: what a browser is asked to report about the media it receives.
 //! - [`keyframes`]: coalesced keyframe requests.
 //! - [`speaker`]: the active speaker from audio levels.
 //! - [`timeline`]: continuous RTP timestamps across source and layer switches.
@@ -21,6 +22,7 @@ pub mod arrival;
 pub mod backlog;
 pub mod core;
 pub mod downlink;
+pub mod feedback;
 pub mod keyframes;
 pub mod layers;
 pub mod overload;

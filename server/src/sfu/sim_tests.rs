@@ -6,7 +6,7 @@ use super::core::{Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent, tra
 use super::rtp::is_rtp;
 use app::protocol::{MediaSource, Publication, VideoQuality, ViewSlot};
 use lectern_core::config::DownlinkEstimate;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -50,6 +50,8 @@ struct Received {
     keyframe: bool,
     rtp_time: u64,
     contiguous: bool,
+    /// Whether its first packet carried a transport-wide sequence number.
+    transport_wide: bool,
     /// When the browser had the whole frame.
     at: Instant,
 }
@@ -77,6 +79,8 @@ struct Sim {
     measuring: bool,
     /// RTP packets the core sent to browsers while measuring.
     forwarded: u64,
+    /// Datagrams put on the network, by sender and receiver.
+    datagrams: HashMap<(SocketAddr, SocketAddr), u64>,
 }
 
 impl Sim {
@@ -92,6 +96,7 @@ impl Sim {
             unplugged: Vec::new(),
             measuring: false,
             forwarded: 0,
+            datagrams: HashMap::new(),
         }
     }
 
@@ -253,6 +258,7 @@ impl Sim {
                                 keyframe: bytes[0] & 1 == 0,
                                 rtp_time: data.time.numer(),
                                 contiguous: data.contiguous,
+                                transport_wide: data.ext_vals.transport_cc.is_some(),
                                 at: now,
                             });
                         }
@@ -267,6 +273,7 @@ impl Sim {
     }
 
     fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        *self.datagrams.entry((from, to)).or_default() += 1;
         if (self.loss)(self.now, from, to, &bytes) {
             return;
         }
@@ -601,6 +608,7 @@ fn many_joins_at_once_cost_the_publisher_few_keyframes_with(downlink: DownlinkEs
 fn lost_packets_are_recovered_with_nack_on_both_legs() {
     // With either way of judging downlinks: str0m sends differently with its estimator and without.
     lost_packets_are_recovered_with_nack_on_both_legs_with(DownlinkEstimate::Loss);
+    lost_packets_are_recovered_with_nack_on_both_legs_with(DownlinkEstimate::ReceiverReports);
     lost_packets_are_recovered_with_nack_on_both_legs_with(DownlinkEstimate::TransportCc);
 }
 
@@ -675,6 +683,7 @@ impl Policer {
 /// judged by loss and can be narrowed.
 struct NarrowLink {
     sim: Sim,
+    teacher: usize,
     student: usize,
     slot: Mid,
     camera: Camera,
@@ -684,14 +693,18 @@ struct NarrowLink {
 impl NarrowLink {
     /// The student's browser offers these RTP header extensions.
     fn new(extensions: ExtensionMap) -> Self {
-        let mut sim = Sim::new(Limits { downlink: DownlinkEstimate::Loss, ..Limits::default() });
+        Self::judged_by(DownlinkEstimate::Loss, extensions)
+    }
+
+    fn judged_by(downlink: DownlinkEstimate, extensions: ExtensionMap) -> Self {
+        let mut sim = Sim::new(Limits { downlink, ..Limits::default() });
         let teacher = sim.browser(1);
         let student = sim.browser_with(2, extensions);
         let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
         let slot = sim.subscribe(student, 1)[0];
         sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
         connect(&mut sim, &[teacher, student]);
-        Self { sim, student, slot, camera: Camera::new(teacher, camera_mid), ms: 0 }
+        Self { sim, teacher, student, slot, camera: Camera::new(teacher, camera_mid), ms: 0 }
     }
 
     fn play(&mut self, seconds: u64) {
@@ -770,6 +783,43 @@ fn a_browser_without_transport_wide_feedback_is_judged_by_its_receiver_reports()
     extensions.set(1, Extension::AudioLevel);
     extensions.set(4, Extension::RtpMid);
     let mut class = NarrowLink::new(extensions);
+    let (_, settled_after) = class.play_narrowed(15);
+    assert!(settled_after < Duration::from_secs(8), "moved down {settled_after:?} after the link narrowed");
+}
+
+#[test]
+fn judged_by_receiver_reports_a_student_sends_no_transport_wide_feedback_and_is_still_judged_by_loss() {
+    // Datagrams each way in 3 s of the class, and whether the student's frames carried
+    // transport-wide sequence numbers.
+    let three_seconds = |downlink| {
+        let mut class = NarrowLink::judged_by(downlink, ExtensionMap::standard());
+        let (teacher, student) = (class.sim.browsers[class.teacher].addr, class.sim.browsers[class.student].addr);
+        let before = class.sim.datagrams.clone();
+        class.play(3);
+        let sent = |from, to| {
+            class.sim.datagrams.get(&(from, to)).copied().unwrap_or(0) - before.get(&(from, to)).copied().unwrap_or(0)
+        };
+        let numbered = class.frames().iter().filter(|f| f.transport_wide).count();
+        (sent(student, sfu_addr()), sent(sfu_addr(), teacher), numbered, class.frames().len())
+    };
+    let (from_student, to_teacher, numbered, frames) = three_seconds(DownlinkEstimate::Loss);
+    assert!(
+        frames > 60 && numbered == frames,
+        "with \"loss\" the student's packets are numbered: {numbered} of {frames}"
+    );
+    let (reports_from_student, reports_to_teacher, numbered, frames) = three_seconds(DownlinkEstimate::ReceiverReports);
+    assert!(frames > 60 && numbered == 0, "with receiver reports none are numbered: {numbered} of {frames}");
+    assert!(
+        reports_from_student * 5 < from_student,
+        "the student sends {reports_from_student} datagrams in 3 s, against {from_student} with transport-wide feedback"
+    );
+    // The teacher's camera still gets transport-wide feedback for its own uplink estimate.
+    assert!(
+        reports_to_teacher * 10 >= to_teacher * 9,
+        "the SFU sends the teacher {reports_to_teacher} datagrams in 3 s, against {to_teacher}"
+    );
+
+    let mut class = NarrowLink::judged_by(DownlinkEstimate::ReceiverReports, ExtensionMap::standard());
     let (_, settled_after) = class.play_narrowed(15);
     assert!(settled_after < Duration::from_secs(8), "moved down {settled_after:?} after the link narrowed");
 }
@@ -941,8 +991,11 @@ fn forwarding_cost_replay() {
     // student gets the full layer, as they do with the default ("loss"), so the two compare.
     let downlink = match std::env::var("SFU_REPLAY_DOWNLINK").as_deref() {
         Err(_) | Ok("loss") => DownlinkEstimate::Loss,
+        Ok("receiver-reports") => DownlinkEstimate::ReceiverReports,
         Ok("transport-cc") => DownlinkEstimate::TransportCc,
-        Ok(other) => panic!("SFU_REPLAY_DOWNLINK is \"loss\" or \"transport-cc\", not {other:?}"),
+        Ok(other) => {
+            panic!("SFU_REPLAY_DOWNLINK is \"loss\", \"receiver-reports\" or \"transport-cc\", not {other:?}")
+        }
     };
     let mut sim = Sim::new(Limits { downlink, initial_estimate_bps: 20_000_000, ..Limits::default() });
     let teacher = sim.browser(1);

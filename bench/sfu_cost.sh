@@ -9,7 +9,8 @@
 #   bench/sfu_cost.sh 100 2           # students, seconds
 #   TOP=40 bench/sfu_cost.sh          # how many functions to list (default 25)
 #   KEEP=/tmp/sfu.callgrind bench/sfu_cost.sh   # keep callgrind's file (callgrind_annotate --tree=caller)
-#   SFU_REPLAY_DOWNLINK=transport-cc bench/sfu_cost.sh   # str0m's estimator (media.downlink_estimate)
+#   SFU_REPLAY_DOWNLINK=transport-cc bench/sfu_cost.sh   # str0m's estimator (media.downlink_estimate;
+#                                                         # also "receiver-reports")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -16,9 +16,12 @@ const ESTIMATOR_EXTENSIONS: [&str; 2] = [
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
 ];
 
-/// The offer with the estimator's header extensions taken off every m-line the browser does
-/// not send on (`a=recvonly`, `a=inactive`). Everything else is left as it was, line endings
-/// included; what is not valid SDP is left for str0m to refuse.
+/// The offer with the estimator's header extensions taken off every m-line the browser only
+/// receives on (`a=recvonly`). An `a=inactive` m-line keeps them: a page that stops its camera
+/// makes its m-line inactive, and its next offer may repeat only what the last answer kept, so
+/// taking them off there would leave the camera unnumbered once it starts again. Everything
+/// else is left as it was, line endings included; what is not valid SDP is left for str0m to
+/// refuse.
 pub fn without_estimator_extensions_on_received_media(offer: &str) -> String {
     let mut out = String::with_capacity(offer.len());
     let mut section: Vec<&str> = Vec::new();
@@ -36,9 +39,9 @@ pub fn without_estimator_extensions_on_received_media(offer: &str) -> String {
 /// Copies one section (the session part, or one m-line and its attributes) to `out`.
 fn push_section(out: &mut String, section: &[&str]) {
     let is_media = section.first().is_some_and(|l| l.starts_with("m="));
-    let browser_sends = !section.iter().any(|l| matches!(l.trim_end(), "a=recvonly" | "a=inactive"));
+    let only_receives = section.iter().any(|l| l.trim_end() == "a=recvonly");
     for line in section {
-        if is_media && !browser_sends && is_estimator_extension(line) {
+        if is_media && only_receives && is_estimator_extension(line) {
             continue;
         }
         out.push_str(line);
@@ -70,7 +73,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_m_lines_a_browser_does_not_send_on_lose_the_estimator_extensions() {
+    fn only_the_m_lines_a_browser_only_receives_on_lose_the_estimator_extensions() {
         let session = String::from("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=extmap-allow-mixed\r\n");
         let offer = session.clone()
             + &section("0", Some("sendonly"))
@@ -82,7 +85,7 @@ mod tests {
 
         let sections: Vec<&str> = out.split("m=").collect();
         assert_eq!(sections[0], session, "the session part is untouched");
-        for (i, kept) in [(1, true), (2, false), (3, true), (4, false), (5, true)] {
+        for (i, kept) in [(1, true), (2, false), (3, true), (4, true), (5, true)] {
             let s = sections[i];
             assert_eq!(s.contains(TWCC), kept, "transport-wide numbers in section {i}: {s}");
             assert_eq!(s.contains(ABS_SEND_TIME), kept, "abs-send-time in section {i}: {s}");
@@ -90,7 +93,7 @@ mod tests {
             assert!(s.contains("a=rtcp-fb:96 transport-cc"), "feedback types stay: {s}");
         }
         let removed = offer.lines().count() - out.lines().count();
-        assert_eq!(removed, 4);
+        assert_eq!(removed, 2);
         assert!(out.split_inclusive('\n').all(|l| l.ends_with("\r\n")), "line endings kept");
     }
 
@@ -108,7 +111,7 @@ mod tests {
 
     #[test]
     fn what_is_not_sdp_comes_back_as_it_was() {
-        for junk in ["", "a=recvonly\na=extmap:3", "m=\na=inactive\na=extmap:", "\u{0}\u{ffff}m=x\r\n"] {
+        for junk in ["", "a=recvonly\na=extmap:3", "m=\na=recvonly\na=extmap:", "\u{0}\u{ffff}m=x\r\n"] {
             assert_eq!(without_estimator_extensions_on_received_media(junk), junk);
         }
     }

@@ -687,6 +687,7 @@ struct NarrowLink {
     student: usize,
     slot: Mid,
     camera: Camera,
+    mic: Mid,
     ms: u64,
 }
 
@@ -700,11 +701,11 @@ impl NarrowLink {
         let mut sim = Sim::new(Limits { downlink, ..Limits::default() });
         let teacher = sim.browser(1);
         let student = sim.browser_with(2, extensions);
-        let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+        let (camera_mid, mic) = sim.publish_camera_and_mic(teacher);
         let slot = sim.subscribe(student, 1)[0];
         sim.view(student, slot, (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
         connect(&mut sim, &[teacher, student]);
-        Self { sim, teacher, student, slot, camera: Camera::new(teacher, camera_mid), ms: 0 }
+        Self { sim, teacher, student, slot, camera: Camera::new(teacher, camera_mid), mic, ms: 0 }
     }
 
     fn play(&mut self, seconds: u64) {
@@ -822,6 +823,44 @@ fn judged_by_receiver_reports_a_student_sends_no_transport_wide_feedback_and_is_
     let mut class = NarrowLink::judged_by(DownlinkEstimate::ReceiverReports, ExtensionMap::standard());
     let (_, settled_after) = class.play_narrowed(15);
     assert!(settled_after < Duration::from_secs(8), "moved down {settled_after:?} after the link narrowed");
+}
+
+#[test]
+fn judged_by_receiver_reports_a_teacher_who_stops_and_restarts_the_camera_keeps_its_feedback() {
+    let mut class = NarrowLink::judged_by(DownlinkEstimate::ReceiverReports, ExtensionMap::standard());
+    let (teacher, camera, mic) = (class.teacher, class.camera.mid, class.mic);
+    let teacher_addr = class.sim.browsers[teacher].addr;
+    // Datagrams the SFU sends the teacher in 3 s of camera (its microphone is silent here, so
+    // the transport-wide feedback among them is all for the camera).
+    let to_teacher = |class: &mut NarrowLink| {
+        let count = |class: &NarrowLink| class.sim.datagrams.get(&(sfu_addr(), teacher_addr)).copied().unwrap_or(0);
+        let before = count(class);
+        class.play(3);
+        count(class) - before
+    };
+    let at_first = to_teacher(&mut class);
+    // The page stops the camera (its m-line goes inactive), then starts it again.
+    class
+        .sim
+        .negotiate(teacher, &[(0, MediaSource::Microphone)], |change| {
+            change.set_direction(camera, Direction::Inactive);
+            vec![mic]
+        })
+        .expect("stopping the camera is accepted");
+    class.sim.run(Duration::from_secs(1), |_| {});
+    class
+        .sim
+        .negotiate(teacher, &[(0, MediaSource::Camera), (1, MediaSource::Microphone)], |change| {
+            change.set_direction(camera, Direction::SendOnly);
+            vec![camera, mic]
+        })
+        .expect("starting it again is accepted");
+    let restarted = to_teacher(&mut class);
+    assert!(at_first > 45, "transport-wide feedback to the teacher, about 20 a second: {at_first} datagrams in 3 s");
+    assert!(
+        restarted * 10 >= at_first * 9,
+        "after the restart the SFU sent the teacher {restarted} datagrams in 3 s, against {at_first}"
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod media;
 
 use app::protocol::{ClientMsg, ErrorCode, MediaSource, MediaTrack, Publication, ServerMsg, VideoQuality, ViewSlot};
 use common::room::*;
+use lectern_core::config::DownlinkEstimate;
 use lectern_core::on_both_databases;
 use lectern_core::testing::TestDb;
 use media::*;
@@ -20,8 +21,13 @@ use std::sync::atomic::Ordering;
 
 /// The room on a real socket, with an SFU on a free loopback UDP port.
 async fn serve_with_media(db: &TestDb) -> String {
+    serve_with_downlink_estimate(db, db.state.config.media.downlink_estimate).await
+}
+
+async fn serve_with_downlink_estimate(db: &TestDb, downlink_estimate: DownlinkEstimate) -> String {
     init_logs();
-    let sfu = Arc::new(server::sfu::Sfu::start(&db.state.config.media).expect("start the SFU"));
+    let media = lectern_core::config::MediaConfig { downlink_estimate, ..db.state.config.media.clone() };
+    let sfu = Arc::new(server::sfu::Sfu::start(&media).expect("start the SFU"));
     let hub = server::room::RoomHub::local_with_media(db.state.clone(), Some(sfu));
     serve_router(server::http::router_with_rooms(db.state.clone(), hub)).await
 }
@@ -162,6 +168,27 @@ async fn a_teacher_publishes_and_a_student_receives_the_media_intact(db: &TestDb
     stream_and_check("student", &publisher, &mut subscriber, 3).await;
     subscriber.peer.close().await;
     publisher.peer.close().await;
+}
+
+/// With `downlink_estimate = "receiver-reports"` the answer to a student's page keeps no
+/// transport-wide sequence numbers on its receiving m-lines (with `"loss"` it does), and the
+/// media still arrives intact: the offer another implementation made is still one it accepts.
+async fn judged_by_receiver_reports_a_student_gets_no_transport_wide_numbers_and_the_media_intact(db: &TestDb) {
+    const TWCC: &str = "transport-wide-cc-extensions";
+    let class = live_class_with_people(&db.state, 1).await;
+    for (estimate, numbered) in [(DownlinkEstimate::Loss, true), (DownlinkEstimate::ReceiverReports, false)] {
+        let host = serve_with_downlink_estimate(db, estimate).await;
+        let (mut teacher, _) = join(&host, class.id, &class.teacher, None).await;
+        let publisher = publish(&mut teacher, "teacher", "teacher-page", Codecs::Vp8Opus).await;
+        let (mut student, welcome) = join(&host, class.id, &class.students[0], None).await;
+        let tracks = welcome.media.expect("media setup").tracks;
+        let camera = track_of(&tracks, class.teacher.id, MediaSource::Camera).expect("the teacher's camera is listed");
+        let mut subscriber = subscribe(&mut student, "student", "student-page", &camera, ViewAt::Connected).await;
+        assert_eq!(subscriber.answer.contains(TWCC), numbered, "{estimate:?}: {}", subscriber.answer);
+        stream_and_check("student", &publisher, &mut subscriber, 2).await;
+        subscriber.peer.close().await;
+        publisher.peer.close().await;
+    }
 }
 
 /// iPad Safari publishes H.264: a camera that can only send H.264 reaches a student whose
@@ -362,6 +389,7 @@ async fn malformed_signalling_gets_an_error_and_the_worker_goes_on(db: &TestDb) 
 
 on_both_databases!(
     a_teacher_publishes_and_a_student_receives_the_media_intact,
+    judged_by_receiver_reports_a_student_gets_no_transport_wide_numbers_and_the_media_intact,
     an_h264_camera_reaches_a_browser_like_subscriber,
     a_student_invited_to_speak_is_received_by_the_teacher,
     malformed_signalling_gets_an_error_and_the_worker_goes_on,

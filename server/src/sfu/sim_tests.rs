@@ -720,6 +720,14 @@ impl NarrowLink {
         frames_in(&self.sim, self.student, self.slot)
     }
 
+    /// Play `seconds`; the datagrams sent meanwhile from each of `links` (from, to) to its other end.
+    fn play_counting<const N: usize>(&mut self, seconds: u64, links: [(SocketAddr, SocketAddr); N]) -> [u64; N] {
+        let count = |sim: &Sim, link| sim.datagrams.get(&link).copied().unwrap_or(0);
+        let before = links.map(|link| count(&self.sim, link));
+        self.play(seconds);
+        std::array::from_fn(|i| count(&self.sim, links[i]) - before[i])
+    }
+
     /// From now on the student's downlink carries `bps` and drops the rest (`None`: all).
     fn narrow(&mut self, bps: Option<u64>) {
         let student = self.sim.browsers[self.student].addr;
@@ -795,13 +803,9 @@ fn judged_by_receiver_reports_a_student_sends_no_transport_wide_feedback_and_is_
     let three_seconds = |downlink| {
         let mut class = NarrowLink::judged_by(downlink, ExtensionMap::standard());
         let (teacher, student) = (class.sim.browsers[class.teacher].addr, class.sim.browsers[class.student].addr);
-        let before = class.sim.datagrams.clone();
-        class.play(3);
-        let sent = |from, to| {
-            class.sim.datagrams.get(&(from, to)).copied().unwrap_or(0) - before.get(&(from, to)).copied().unwrap_or(0)
-        };
+        let [from_student, to_teacher] = class.play_counting(3, [(student, sfu_addr()), (sfu_addr(), teacher)]);
         let numbered = class.frames().iter().filter(|f| f.transport_wide).count();
-        (sent(student, sfu_addr()), sent(sfu_addr(), teacher), numbered, class.frames().len())
+        (from_student, to_teacher, numbered, class.frames().len())
     };
     let (from_student, to_teacher, numbered, frames) = three_seconds(DownlinkEstimate::Loss);
     assert!(
@@ -832,13 +836,7 @@ fn judged_by_receiver_reports_a_teacher_who_stops_and_restarts_the_camera_keeps_
     let teacher_addr = class.sim.browsers[teacher].addr;
     // Datagrams the SFU sends the teacher in 3 s of camera (its microphone is silent here, so
     // the transport-wide feedback among them is all for the camera).
-    let to_teacher = |class: &mut NarrowLink| {
-        let count = |class: &NarrowLink| class.sim.datagrams.get(&(sfu_addr(), teacher_addr)).copied().unwrap_or(0);
-        let before = count(class);
-        class.play(3);
-        count(class) - before
-    };
-    let at_first = to_teacher(&mut class);
+    let [at_first] = class.play_counting(3, [(sfu_addr(), teacher_addr)]);
     // The page stops the camera (its m-line goes inactive), then starts it again.
     class
         .sim
@@ -855,7 +853,7 @@ fn judged_by_receiver_reports_a_teacher_who_stops_and_restarts_the_camera_keeps_
             vec![camera, mic]
         })
         .expect("starting it again is accepted");
-    let restarted = to_teacher(&mut class);
+    let [restarted] = class.play_counting(3, [(sfu_addr(), teacher_addr)]);
     assert!(at_first > 45, "transport-wide feedback to the teacher, about 20 a second: {at_first} datagrams in 3 s");
     assert!(
         restarted * 10 >= at_first * 9,

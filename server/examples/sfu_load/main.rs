@@ -357,6 +357,8 @@ struct RunReport {
     latency_read_ms: [Option<f64>; 3],
     /// p50, p99, p99.9 at the subscriber's socket, audio packets only.
     audio_latency_ms: [Option<f64>; 3],
+    /// p50, p99, p99.9 at the subscriber's socket, packets sent away from keyframes.
+    latency_away_from_keyframes_ms: [Option<f64>; 3],
     first_frame_ms: [Option<f64>; 3],
     video_kbps_median: f64,
     top_layer_percent: f64,
@@ -567,6 +569,8 @@ fn summarize(
         latency_ms: [0.5, 0.99, 0.999].map(|p| q(report.latency.quantile_us(p))),
         latency_read_ms: [0.5, 0.99, 0.999].map(|p| q(report.latency_read.quantile_us(p))),
         audio_latency_ms: [0.5, 0.99, 0.999].map(|p| q(report.audio_latency.quantile_us(p))),
+        latency_away_from_keyframes_ms: [0.5, 0.99, 0.999]
+            .map(|p| q(report.latency_away_from_keyframes.quantile_us(p))),
         first_frame_ms: [percentile(&mut first, 0.5), percentile(&mut first, 0.99), percentile(&mut first, 1.0)],
         video_kbps_median: percentile(&mut kbps, 0.5).unwrap_or(0.0),
         top_layer_percent: if video_packets == 0 { 0.0 } else { 100.0 * top_packets as f64 / video_packets as f64 },
@@ -626,6 +630,11 @@ fn run_json(r: &RunReport) -> serde_json::Value {
             "p50": r.latency_read_ms[0], "p99": r.latency_read_ms[1], "p99_9": r.latency_read_ms[2],
         },
         "audio_latency_ms": { "p50": r.audio_latency_ms[0], "p99": r.audio_latency_ms[1], "p99_9": r.audio_latency_ms[2] },
+        "latency_away_from_keyframes_ms": {
+            "p50": r.latency_away_from_keyframes_ms[0],
+            "p99": r.latency_away_from_keyframes_ms[1],
+            "p99_9": r.latency_away_from_keyframes_ms[2],
+        },
         "first_frame_ms": { "p50": r.first_frame_ms[0], "p99": r.first_frame_ms[1], "max": r.first_frame_ms[2] },
         "video_kbps_per_subscriber_median": r.video_kbps_median,
         "top_layer_percent": r.top_layer_percent,
@@ -692,6 +701,13 @@ fn print_run(r: &RunReport) {
         opt(r.audio_latency_ms[0]),
         opt(r.audio_latency_ms[1]),
         opt(r.audio_latency_ms[2])
+    );
+    println!(
+        "                p50 {} ms, p99 {} ms, p99.9 {} ms sent away from keyframes (none made in the {} ms before)",
+        opt(r.latency_away_from_keyframes_ms[0]),
+        opt(r.latency_away_from_keyframes_ms[1]),
+        opt(r.latency_away_from_keyframes_ms[2]),
+        media::KEYFRAME_WAKE.as_millis()
     );
     println!(
         "  first frame   p50 {} ms, p99 {} ms, max {} ms after the join began",
@@ -852,6 +868,8 @@ mod tests {
         assert_eq!(r.malformed, 0);
         assert!(r.loss_percent < 1.0, "loopback loses nothing: {}%", r.loss_percent);
         assert!(r.latency_ms[1].is_some() && r.first_frame_ms[2].is_some());
+        // Keyframes come every 3 s and their wake lasts 200 ms: most of a 2 s window is away.
+        assert!(r.latency_away_from_keyframes_ms[1].is_some(), "packets away from keyframes were measured");
         assert!(r.audio_latency_ms[1].is_some(), "audio arrived stamped");
         // The socket's arrival comes before the tool's read of the same datagrams.
         let (at_socket, as_read) = (r.latency_ms[0].unwrap(), r.latency_read_ms[0].expect("read latency"));

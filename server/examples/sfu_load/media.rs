@@ -45,6 +45,9 @@ const AUDIO_TICKS: u32 = 960;
 const WAKER: mio::Token = mio::Token(usize::MAX - 1);
 /// The longest the thread sleeps with nothing due.
 const IDLE_WAIT: Duration = Duration::from_millis(10);
+/// How long after a keyframe is made a packet counts as sent in its wake: the keyframe's
+/// pacing (about 60 ms at the defaults) and the server's fan-out queue behind it.
+pub const KEYFRAME_WAKE: Duration = Duration::from_millis(200);
 
 /// What the publisher sends.
 #[derive(Clone, Debug)]
@@ -151,6 +154,9 @@ pub struct MediaReport {
     pub latency_read: Histogram,
     /// `latency` of the microphone's packets alone: what a class hears.
     pub audio_latency: Histogram,
+    /// `latency` of the packets sent away from keyframes (none made in the `KEYFRAME_WAKE`
+    /// before): what the class gets between the keyframes' bursts.
+    pub latency_away_from_keyframes: Histogram,
     /// When the publisher was asked for a keyframe (PLI or FIR), since it connected, and of
     /// which layer (`None`: every layer).
     pub keyframe_requests: Vec<(Instant, Option<usize>)>,
@@ -180,6 +186,8 @@ impl Media {
             latency: Histogram::default(),
             latency_read: Histogram::default(),
             audio_latency: Histogram::default(),
+            latency_away_from_keyframes: Histogram::default(),
+            keyframes_made: std::collections::VecDeque::new(),
             window_start: None,
             window_end: None,
             malformed: 0,
@@ -303,6 +311,9 @@ struct Engine {
     latency: Histogram,
     latency_read: Histogram,
     audio_latency: Histogram,
+    latency_away_from_keyframes: Histogram,
+    /// When the publisher made its recent keyframes (any layer), oldest first.
+    keyframes_made: std::collections::VecDeque<Instant>,
     window_start: Option<Instant>,
     window_end: Option<Instant>,
     malformed: u64,
@@ -414,6 +425,7 @@ impl Engine {
                 self.latency = Histogram::default();
                 self.latency_read = Histogram::default();
                 self.audio_latency = Histogram::default();
+                self.latency_away_from_keyframes = Histogram::default();
                 self.malformed = 0;
                 for peer in &mut self.peers {
                     if let Kind::Subscriber(s) = &mut peer.kind {
@@ -626,6 +638,9 @@ impl Engine {
                         if st.layer == AUDIO_LAYER {
                             self.audio_latency.record(latency_us);
                         }
+                        if !in_a_keyframes_wake(&self.keyframes_made, sent) {
+                            self.latency_away_from_keyframes.record(latency_us);
+                        }
                         self.latency_read.record(peer.read_at.saturating_duration_since(sent).as_micros() as u64);
                     }
                     None if payload::must_hold_stamp(packet.payload.len()) => self.malformed += 1,
@@ -737,6 +752,13 @@ impl Engine {
         }
         self.publisher_packets += sent;
         self.keyframes_sent += keyframes;
+        if keyframes > 0 {
+            self.keyframes_made.push_back(now);
+        }
+        // Packets older than this are late beyond any measure here.
+        while self.keyframes_made.front().is_some_and(|&k| now.saturating_duration_since(k) > Duration::from_secs(10)) {
+            self.keyframes_made.pop_front();
+        }
         if sent > 0 {
             self.drive(i, now);
         }
@@ -775,6 +797,7 @@ impl Engine {
             latency: std::mem::take(&mut self.latency),
             latency_read: std::mem::take(&mut self.latency_read),
             audio_latency: std::mem::take(&mut self.audio_latency),
+            latency_away_from_keyframes: std::mem::take(&mut self.latency_away_from_keyframes),
             keyframe_requests: std::mem::take(&mut self.keyframe_requests),
             keyframes_sent: self.keyframes_sent,
             publisher_estimates: std::mem::take(&mut self.publisher_estimates),
@@ -783,10 +806,33 @@ impl Engine {
     }
 }
 
+/// Whether a packet sent at `sent` left within `KEYFRAME_WAKE` after a keyframe was made.
+fn in_a_keyframes_wake(keyframes_made: &std::collections::VecDeque<Instant>, sent: Instant) -> bool {
+    keyframes_made.iter().any(|&k| k <= sent && sent < k + KEYFRAME_WAKE)
+}
+
 fn nanos(base: Instant, now: Instant) -> u64 {
     now.duration_since(base).as_nanos() as u64
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packet_is_in_a_keyframes_wake_from_the_keyframe_until_the_wake_ends() {
+        let t0 = Instant::now();
+        let made: std::collections::VecDeque<Instant> = [t0, t0 + Duration::from_secs(3)].into();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert!(in_a_keyframes_wake(&made, at(0)));
+        assert!(in_a_keyframes_wake(&made, at(199)));
+        assert!(!in_a_keyframes_wake(&made, at(200)));
+        assert!(!in_a_keyframes_wake(&made, at(2_999)));
+        assert!(in_a_keyframes_wake(&made, at(3_100)));
+        assert!(!in_a_keyframes_wake(&[].into(), at(0)), "no keyframe made yet");
+    }
 }

@@ -945,6 +945,12 @@ impl SfuCore {
                     Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                         peer.egress_bps = Some(estimate.as_u64());
                     }
+                    // A browser's own estimate of what it receives. Not acted on: downlinks are
+                    // judged by loss. Chromium sends none, even with `"receiver-reports"`
+                    // (docs/media.md), so one arriving is worth a line in the log.
+                    Event::EgressBitrateEstimate(BweKind::Remb { estimate, mid }) => {
+                        tracing::debug!(peer = id, %mid, kbps = estimate.as_u64() / 1000, "a browser sent REMB");
+                    }
                     Event::PeerStats(stats) => {
                         if peer.downlink.report(now, stats.bytes_tx, stats.egress_loss_fraction) {
                             peer.egress_bps = peer.downlink.estimate();

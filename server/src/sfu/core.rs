@@ -26,6 +26,7 @@ use super::speaker::SpeakerDetector;
 use super::timeline::Timeline;
 use app::protocol::{MediaSource, Publication, UserId, VideoQuality, ViewSlot};
 use lectern_core::config::DownlinkEstimate;
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
@@ -396,13 +397,13 @@ impl SfuCore {
 
     /// Accept a browser's offer (its first, or a renegotiation or ICE restart) and answer it.
     pub fn offer(&mut self, now: Instant, req: OfferRequest) -> Result<Accepted, SfuError> {
-        let offer = match self.limits.downlink {
+        let sdp = match self.limits.downlink {
             DownlinkEstimate::ReceiverReports => {
-                SdpOffer::from_sdp_string(&feedback::without_estimator_extensions_on_received_media(&req.sdp))
+                Cow::Owned(feedback::without_estimator_extensions_on_received_media(&req.sdp))
             }
-            DownlinkEstimate::Loss | DownlinkEstimate::TransportCc => SdpOffer::from_sdp_string(&req.sdp),
-        }
-        .map_err(|e| SfuError::BadSdp(e.to_string()))?;
+            DownlinkEstimate::Loss | DownlinkEstimate::TransportCc => Cow::Borrowed(req.sdp.as_str()),
+        };
+        let offer = SdpOffer::from_sdp_string(&sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         check_publications(&req.publish)?;
         let is_new = match self.peers.get(&req.peer) {
             Some(peer) if peer.user != req.user || peer.class != req.class => return Err(SfuError::NotYours),

@@ -326,6 +326,10 @@ struct Peer {
     /// `drive` can tell: it counts RTP datagrams out, and starts again from nought when a
     /// pass sends nothing.
     unsent: u32,
+    /// Forwarded packets were written since str0m last advanced this peer's clock. str0m sends
+    /// a written packet only once a timeout has stamped it, so the next drive for forwarded
+    /// packets gives that timeout first instead of polling to be asked for it.
+    awaiting_stamp: bool,
 }
 
 #[derive(Default)]
@@ -437,6 +441,7 @@ impl SfuCore {
                 disconnected_since: None,
                 written: false,
                 unsent: 0,
+                awaiting_stamp: false,
             };
             self.peers.insert(req.peer, peer);
             self.classes.entry(req.class).or_default().peers.push(req.peer);
@@ -600,6 +605,8 @@ impl SfuCore {
         let Some(id) = found else { return };
         self.by_source.insert(source, id);
         let Some(peer) = self.peers.get_mut(&id) else { return };
+        // str0m advances its clock on every input, stamping what was written.
+        peer.awaiting_stamp = false;
         match catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))) {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::debug!(peer = id, %err, "a datagram was refused"),
@@ -622,6 +629,7 @@ impl SfuCore {
         let due: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.next_timeout <= now).map(|(id, _)| *id).collect();
         for id in due {
             if let Some(peer) = self.peers.get_mut(&id) {
+                peer.awaiting_stamp = false;
                 let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
                 self.actions.push_back(Action::Drive(id));
             }
@@ -864,6 +872,12 @@ impl SfuCore {
         let mut due_answered = 0;
         let mut transmitted = false;
         let stop_when_sent = only_forwarded && self.limits.downlink != DownlinkEstimate::TransportCc;
+        // The poll that would only ask for this timeout is the costliest kind: it goes through
+        // every part of the peer to find when it is next needed.
+        if only_forwarded && peer.awaiting_stamp {
+            peer.awaiting_stamp = false;
+            let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
+        }
         loop {
             let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
                 Ok(Ok(output)) => output,
@@ -882,6 +896,7 @@ impl SfuCore {
                 Output::Timeout(t) => {
                     if t <= now && due_answered < DUE_TIMERS_PER_DRIVE {
                         due_answered += 1;
+                        peer.awaiting_stamp = false;
                         let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
                         continue;
                     }
@@ -1050,6 +1065,9 @@ impl SfuCore {
                         sub.unsent += 1;
                     }
                 }
+            }
+            if wrote {
+                sub.awaiting_stamp = true;
             }
             if wrote && !sub.written {
                 sub.written = true;

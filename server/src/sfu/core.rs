@@ -332,6 +332,15 @@ struct Peer {
     awaiting_stamp: bool,
 }
 
+impl Peer {
+    /// Hand str0m one input, caught if it panics. Every input advances str0m's clock, which
+    /// stamps what was written, so this is the one place `awaiting_stamp` is cleared.
+    fn handle_input(&mut self, input: Input) -> std::thread::Result<Result<(), str0m::RtcError>> {
+        self.awaiting_stamp = false;
+        catch_unwind(AssertUnwindSafe(|| self.rtc.handle_input(input)))
+    }
+}
+
 #[derive(Default)]
 struct ClassMedia {
     peers: Vec<PeerId>,
@@ -605,9 +614,7 @@ impl SfuCore {
         let Some(id) = found else { return };
         self.by_source.insert(source, id);
         let Some(peer) = self.peers.get_mut(&id) else { return };
-        // str0m advances its clock on every input, stamping what was written.
-        peer.awaiting_stamp = false;
-        match catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))) {
+        match peer.handle_input(input) {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::debug!(peer = id, %err, "a datagram was refused"),
             Err(_) => {
@@ -629,8 +636,7 @@ impl SfuCore {
         let due: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.next_timeout <= now).map(|(id, _)| *id).collect();
         for id in due {
             if let Some(peer) = self.peers.get_mut(&id) {
-                peer.awaiting_stamp = false;
-                let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
+                let _ = peer.handle_input(Input::Timeout(now));
                 self.actions.push_back(Action::Drive(id));
             }
         }
@@ -875,8 +881,7 @@ impl SfuCore {
         // The poll that would only ask for this timeout is the costliest kind: it goes through
         // every part of the peer to find when it is next needed.
         if only_forwarded && peer.awaiting_stamp {
-            peer.awaiting_stamp = false;
-            let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
+            let _ = peer.handle_input(Input::Timeout(now));
         }
         loop {
             let output = match catch_unwind(AssertUnwindSafe(|| peer.rtc.poll_output())) {
@@ -896,8 +901,7 @@ impl SfuCore {
                 Output::Timeout(t) => {
                     if t <= now && due_answered < DUE_TIMERS_PER_DRIVE {
                         due_answered += 1;
-                        peer.awaiting_stamp = false;
-                        let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now))));
+                        let _ = peer.handle_input(Input::Timeout(now));
                         continue;
                     }
                     peer.next_timeout = t;
@@ -1068,10 +1072,10 @@ impl SfuCore {
             }
             if wrote {
                 sub.awaiting_stamp = true;
-            }
-            if wrote && !sub.written {
-                sub.written = true;
-                self.written.push_back(to);
+                if !sub.written {
+                    sub.written = true;
+                    self.written.push_back(to);
+                }
             }
         }
     }

@@ -326,6 +326,9 @@ struct Peer {
     /// `drive` can tell: it counts RTP datagrams out, and starts again from nought when a
     /// pass sends nothing.
     unsent: u32,
+    /// When the oldest of the `unsent` packets reached the worker's socket (the kernel's
+    /// arrival time): how long the fan-out kept it waiting is measured from there.
+    unsent_since: Option<Instant>,
     /// Forwarded packets were written since str0m last advanced this peer's clock. str0m sends
     /// a written packet only once a timeout has stamped it, so the next drive for forwarded
     /// packets gives that timeout first instead of polling to be asked for it.
@@ -383,6 +386,9 @@ pub struct SfuCore {
     /// The best layer any video slot may receive while the worker is overloaded (see
     /// [`super::overload`]); `None`: no limit.
     video_ceiling: Option<VideoQuality>,
+    /// The longest a forwarded packet waited between reaching the socket and going out to a
+    /// subscriber, since `take_longest_fan_out_wait` was last called.
+    longest_fan_out_wait: Duration,
 }
 
 impl SfuCore {
@@ -401,6 +407,7 @@ impl SfuCore {
             actions: VecDeque::new(),
             next_housekeeping: None,
             video_ceiling: None,
+            longest_fan_out_wait: Duration::ZERO,
         }
     }
 
@@ -450,6 +457,7 @@ impl SfuCore {
                 disconnected_since: None,
                 written: false,
                 unsent: 0,
+                unsent_since: None,
                 awaiting_stamp: false,
             };
             self.peers.insert(req.peer, peer);
@@ -724,6 +732,14 @@ impl SfuCore {
         std::mem::take(&mut self.events)
     }
 
+    /// The longest a forwarded packet waited, from reaching the worker's socket to going out
+    /// to a subscriber, since the last call: the delay the worker's own queue adds, the
+    /// fan-out's included. Reading the socket between batches (the worker's `flush`) keeps
+    /// the socket's own wait short even when the worker cannot keep up; this does not.
+    pub fn take_longest_fan_out_wait(&mut self) -> Duration {
+        std::mem::take(&mut self.longest_fan_out_wait)
+    }
+
     fn new_rtc(&self, now: Instant) -> Rtc {
         let config = RtcConfig::new()
             .set_rtp_mode(true)
@@ -915,6 +931,7 @@ impl SfuCore {
                     // never polled twice at one instant for nothing.
                     if !transmitted {
                         peer.unsent = 0;
+                        peer.unsent_since = None;
                     } else if peer.unsent > 0
                         && !peer.written
                         && peer.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Immediate)
@@ -930,6 +947,10 @@ impl SfuCore {
                     if super::rtp::is_rtp(&t.contents) {
                         last_forwarded = peer.unsent == 1;
                         peer.unsent = peer.unsent.saturating_sub(1);
+                        if let Some(since) = peer.unsent_since.take() {
+                            let waited = now.saturating_duration_since(since);
+                            self.longest_fan_out_wait = self.longest_fan_out_wait.max(waited);
+                        }
                     }
                     // str0m hands over its buffer: no copy.
                     self.outbox.push_back(Datagram { destination: t.destination, contents: t.contents.into() });
@@ -1049,6 +1070,7 @@ impl SfuCore {
                     if write_forwarded(&mut sub.rtc, out, &packet, |w| w.nackable(true)) {
                         wrote = true;
                         sub.unsent += 1;
+                        sub.unsent_since.get_or_insert(packet.timestamp);
                     }
                 }
             } else {
@@ -1067,6 +1089,7 @@ impl SfuCore {
                     if write_forwarded(&mut sub.rtc, out, &packet, |w| w.ext_vals(ext)) {
                         wrote = true;
                         sub.unsent += 1;
+                        sub.unsent_since.get_or_insert(packet.timestamp);
                     }
                 }
             }

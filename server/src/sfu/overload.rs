@@ -8,7 +8,8 @@
 //! sent in one layer (screen shares).
 //!
 //! The governor looks at each [`WINDOW`]: how busy the worker was (the time it did not spend
-//! waiting for input) and the longest a datagram waited in its socket. It lowers the limit one
+//! waiting for input) and the longest a packet waited before it went on: in the socket, or,
+//! once read, until the fan-out sent it to its last subscriber. It lowers the limit one
 //! layer when the worker is saturated *and* falling behind, so a busy worker that keeps up is
 //! left alone. It lifts the limit one layer when the layer above would have fitted with room
 //! to spare ([`RAISE_BELOW_PERCENT`]) for [`RAISE_HOLD`]: the worker's busy share scaled by the
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 pub const WINDOW: Duration = Duration::from_secs(1);
 /// Lower the limit when the worker was busy at least this share of a window...
 pub const SHED_BUSY_PERCENT: u64 = 90;
-/// ...and some datagram waited longer than this in its socket (the backlog warning's mark).
+/// ...and some packet waited longer than this (the backlog warning's mark).
 pub const SHED_WAIT: Duration = TOO_LONG;
 /// Lift the limit when the worker would be busy less than this share with the layer above.
 pub const RAISE_BELOW_PERCENT: u64 = 80;
@@ -62,7 +63,8 @@ impl LoadGovernor {
         self.idle += idle;
     }
 
-    /// How long a datagram waited in the socket before the worker read it.
+    /// How long a datagram waited in the socket before the worker read it, or a forwarded
+    /// packet from reaching the socket to going out to a subscriber.
     pub fn note_wait(&mut self, waited: Duration) {
         self.worst_wait = self.worst_wait.max(waited);
     }

@@ -60,6 +60,11 @@ impl SendBatch {
         if self.pending.len() == BATCH { self.finish(socket) } else { 0 }
     }
 
+    /// Whether nothing waits to go out: after a batch has just gone, or before the first push.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Send whatever is queued.
     ///
     /// The kernel sends a batch in order and stops at the first message it refuses (a full

@@ -894,6 +894,92 @@ fn a_big_keyframe_is_forwarded_as_it_arrives_not_paced_to_the_downlink_estimate(
 }
 
 #[test]
+fn a_packet_that_arrives_during_a_fan_out_goes_with_it_to_the_students_not_yet_reached() {
+    // What the worker does when it reads its socket between send batches: the core is given
+    // the teacher's next packet while the fan-out of the one before is half done.
+    let mut sim =
+        Sim::new(Limits { initial_estimate_bps: 20_000_000, upgrade_hold: Duration::ZERO, ..Limits::default() });
+    let teacher = sim.browser(1);
+    let (camera_mid, _) = sim.publish_camera_and_mic(teacher);
+    let students: Vec<usize> = (0..6).map(|i| sim.browser(10 + i)).collect();
+    for &s in &students {
+        let slot = sim.subscribe(s, 1)[0];
+        sim.view(s, slot, (sim.browsers[teacher].peer, camera_mid), VideoQuality::High);
+    }
+    let mut all = students.clone();
+    all.push(teacher);
+    connect(&mut sim, &all);
+    let mut camera = Camera::new(teacher, camera_mid);
+    let mut ms = 0u64;
+    sim.run(Duration::from_secs(2), |sim| {
+        ms += 1;
+        camera.tick(sim, ms);
+    });
+    sim.run(Duration::from_millis(100), |_| {});
+    let addrs: Vec<SocketAddr> = students.iter().map(|&s| sim.browsers[s].addr).collect();
+    // Datagrams the core sends from here on, to students, that carry media.
+    let media_to_students = |d: &super::core::Datagram| addrs.contains(&d.destination) && is_rtp(&d.contents);
+
+    // The teacher's next two packets of the full layer (one packet each), as they leave it.
+    let mut packets = Vec::new();
+    for k in 0..2 {
+        sim.layer_frame(teacher, camera_mid, camera.seq + k, 2, false, 500);
+        let browser = &mut sim.browsers[teacher];
+        browser.rtc.handle_input(Input::Timeout(sim.now)).expect("timeout");
+        loop {
+            match browser.rtc.poll_output().expect("teacher output") {
+                Output::Timeout(_) => break,
+                Output::Transmit(t) if is_rtp(&t.contents) => packets.push(t.contents.to_vec()),
+                Output::Transmit(_) | Output::Event(_) => {}
+            }
+        }
+    }
+    assert_eq!(packets.len(), 2, "one datagram a frame");
+
+    let (from, sfu) = (sim.browsers[teacher].addr, sfu_addr());
+    let first_arrived = sim.now;
+    sim.core.take_longest_fan_out_wait();
+    sim.core.receive(sim.now, first_arrived, from, sfu, &packets[0]);
+    let mut order = Vec::new();
+    let mut at = sim.now;
+    while order.len() < 2 {
+        at += SEND_TIME;
+        let d = sim.core.poll_datagram(at).expect("the first packet's fan-out is not over");
+        if media_to_students(&d) {
+            order.push(d.destination);
+        }
+    }
+    sim.core.receive(at, at, from, sfu, &packets[1]);
+    while let Some(d) = {
+        at += SEND_TIME;
+        sim.core.poll_datagram(at)
+    } {
+        if media_to_students(&d) {
+            order.push(d.destination);
+        }
+    }
+    assert_eq!(order.len(), 12, "each student gets both packets: {order:?}");
+    let (reached, not_yet) = (&order[..2], &order[2..6]);
+    assert!(not_yet.iter().all(|a| !reached.contains(a)), "{order:?}");
+    // The four not reached get both packets in one turn, one after the other...
+    let pairs: Vec<SocketAddr> = order[2..10]
+        .chunks(2)
+        .map(|c| {
+            assert_eq!(c[0], c[1], "both packets to one student in a row: {order:?}");
+            c[0]
+        })
+        .collect();
+    assert!(pairs.iter().all(|a| !reached.contains(a)), "{order:?}");
+    // ...and the two reached before the second packet arrived get it after them.
+    assert_eq!(&order[10..], reached, "{order:?}");
+    // The last student reached with the first packet was sent it after eight media datagrams
+    // to others, nine sends after it arrived at the least (reports may have gone between).
+    let waited = sim.core.take_longest_fan_out_wait();
+    assert!(waited >= SEND_TIME * 9 && waited <= at - first_arrived, "{waited:?}");
+    assert_eq!(sim.core.take_longest_fan_out_wait(), Duration::ZERO, "taken, it starts again");
+}
+
+#[test]
 fn the_loudest_microphone_becomes_the_active_speaker() {
     let mut sim = Sim::new(Limits::default());
     let teacher = sim.browser(1);

@@ -30,6 +30,9 @@ const COMMANDS: mio::Token = mio::Token(1);
 /// again. A worker that keeps up reads one at a time; one that falls behind catches up in
 /// bursts, which cost less per packet (see `SfuCore::poll_datagram`).
 const READ_BURST: usize = 64;
+/// How long a flush goes on reading the socket between its batches (see `flush`): longer than
+/// a fan-out of one packet to a large class, short enough that commands and timers wait little.
+const READ_DURING_FLUSH: Duration = Duration::from_millis(10);
 
 enum Command {
     Offer { req: OfferRequest, events: EventSink, reply: oneshot::Sender<Result<Accepted, SfuError>> },
@@ -197,10 +200,8 @@ fn run(
 ) {
     let mut events = mio::Events::with_capacity(4);
     let mut sinks: HashMap<ClassId, EventSink> = HashMap::new();
-    let mut buf = vec![0u8; 2048];
-    let mut control = arrival::control_space();
+    let mut inbound = Inbound::new(worker, announced);
     let mut more_queued = false;
-    let mut backlog = BacklogWatch::default();
     let mut outgoing = SendBatch::default();
     loop {
         loop {
@@ -217,7 +218,7 @@ fn run(
         if let Some(governor) = &mut governor {
             guarded("load", || govern(worker, &mut core, governor, now));
         }
-        flush(&mut core, &socket, &mut outgoing, &mut sinks);
+        more_queued |= flush(&mut core, &socket, &mut outgoing, &mut sinks, &mut inbound, &mut governor);
         let wait = if more_queued {
             Duration::ZERO
         } else {
@@ -232,25 +233,60 @@ fn run(
         if let Some(governor) = &mut governor {
             governor.note_idle(idle_from.elapsed());
         }
-        // Edge-triggered: read until the socket is empty (or the burst is used up).
-        more_queued = false;
+        more_queued = inbound.read_burst(&socket, &mut core, governor.as_mut());
+        // Once per burst: each subscriber sends all it was given in one pass.
+        more_queued |= flush(&mut core, &socket, &mut outgoing, &mut sinks, &mut inbound, &mut governor);
+    }
+}
+
+/// The worker's reading side: its socket's datagrams handed to the core, and how long each
+/// waited there noted.
+struct Inbound {
+    worker: usize,
+    announced: Vec<SocketAddr>,
+    buf: Vec<u8>,
+    control: Vec<u8>,
+    backlog: BacklogWatch,
+}
+
+impl Inbound {
+    fn new(worker: usize, announced: Vec<SocketAddr>) -> Self {
+        Self {
+            worker,
+            announced,
+            buf: vec![0u8; 2048],
+            control: arrival::control_space(),
+            backlog: BacklogWatch::default(),
+        }
+    }
+
+    /// Read what is queued, up to [`READ_BURST`] datagrams (edge-triggered: until the socket
+    /// is empty or the burst is used up). Returns whether the burst was used up, so more may
+    /// be queued.
+    fn read_burst(
+        &mut self,
+        socket: &mio::net::UdpSocket,
+        core: &mut SfuCore,
+        mut governor: Option<&mut LoadGovernor>,
+    ) -> bool {
         for i in 0..READ_BURST {
-            match arrival::recv(&socket, &mut buf, &mut control) {
+            match arrival::recv(socket, &mut self.buf, &mut self.control) {
                 Ok(d) => {
-                    let destination = announced
+                    let destination = self
+                        .announced
                         .iter()
                         .find(|a| a.is_ipv4() == d.source.is_ipv4())
-                        .or(announced.first())
+                        .or(self.announced.first())
                         .copied()
                         .unwrap_or(d.source);
-                    let bytes = &buf[..d.len];
+                    let bytes = &self.buf[..d.len];
                     guarded("datagram", || core.receive(d.read, d.arrived, d.source, destination, bytes));
-                    if let Some(governor) = &mut governor {
+                    if let Some(governor) = governor.as_deref_mut() {
                         governor.note_wait(d.read.saturating_duration_since(d.arrived));
                     }
-                    if let Some(behind) = backlog.observe(d.arrived, d.read) {
+                    if let Some(behind) = self.backlog.observe(d.arrived, d.read) {
                         tracing::warn!(
-                            worker,
+                            worker = self.worker,
                             worst_wait_ms = behind.worst.as_millis() as u64,
                             late = behind.late,
                             read = behind.read,
@@ -258,7 +294,9 @@ fn run(
                              are too large for one core (docs/media.md)"
                         );
                     }
-                    more_queued = i + 1 == READ_BURST;
+                    if i + 1 == READ_BURST {
+                        return true;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 // An ICMP "port unreachable" from a browser that left surfaces here; not ours.
@@ -269,8 +307,7 @@ fn run(
                 }
             }
         }
-        // Once per burst: each subscriber sends all it was given in one pass.
-        flush(&mut core, &socket, &mut outgoing, &mut sinks);
+        false
     }
 }
 
@@ -313,17 +350,37 @@ fn handle(core: &mut SfuCore, sinks: &mut HashMap<ClassId, EventSink>, command: 
 }
 
 /// Send all the core has to send, and pass its events on. Nothing stays in `outgoing`: the
-/// worker may sleep next.
+/// worker may sleep next. Returns whether the socket may still hold datagrams (its last read
+/// used up its burst): the socket is edge-triggered, so the worker must not wait for it then.
+///
+/// Between batches the socket is read again, for up to [`READ_DURING_FLUSH`]: a fan-out to a
+/// large class takes milliseconds, and a packet of the teacher's that arrives meanwhile is
+/// then written at once to the students this flush has not reached yet, so it leaves with
+/// what they are about to be sent instead of after the whole flush. The students already
+/// reached get it on their next turn, in this flush. Past that time the flush only sends, so
+/// commands and timers are not kept waiting by a worker that cannot keep up.
 fn flush(
     core: &mut SfuCore,
     socket: &mio::net::UdpSocket,
     outgoing: &mut SendBatch,
     sinks: &mut HashMap<ClassId, EventSink>,
-) {
+    inbound: &mut Inbound,
+    governor: &mut Option<LoadGovernor>,
+) -> bool {
+    let reading_until = Instant::now() + READ_DURING_FLUSH;
+    let mut more_queued = false;
     while let Some(d) = core.poll_datagram(Instant::now()) {
         outgoing.push(socket, d);
+        if outgoing.is_empty() && Instant::now() < reading_until {
+            more_queued = inbound.read_burst(socket, core, governor.as_mut());
+        }
     }
     outgoing.finish(socket);
+    // The governor judges by the longest wait a packet saw, in the socket or in the fan-out.
+    let fan_out_wait = core.take_longest_fan_out_wait();
+    if let Some(governor) = governor {
+        governor.note_wait(fan_out_wait);
+    }
     for event in core.take_events() {
         let class = match &event {
             SfuEvent::PeerClosed { class, .. } | SfuEvent::ActiveSpeaker { class, .. } => *class,
@@ -334,6 +391,7 @@ fn flush(
             sinks.remove(&class);
         }
     }
+    more_queued
 }
 
 /// A bug of ours must not take every class on this worker down with it.

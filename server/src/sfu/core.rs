@@ -1070,7 +1070,6 @@ impl SfuCore {
                     if write_forwarded(&mut sub.rtc, out, &packet, |w| w.nackable(true)) {
                         wrote = true;
                         sub.unsent += 1;
-                        sub.unsent_since.get_or_insert(packet.timestamp);
                     }
                 }
             } else {
@@ -1089,12 +1088,12 @@ impl SfuCore {
                     if write_forwarded(&mut sub.rtc, out, &packet, |w| w.ext_vals(ext)) {
                         wrote = true;
                         sub.unsent += 1;
-                        sub.unsent_since.get_or_insert(packet.timestamp);
                     }
                 }
             }
             if wrote {
                 sub.awaiting_stamp = true;
+                sub.unsent_since.get_or_insert(packet.timestamp);
                 if !sub.written {
                     sub.written = true;
                     self.written.push_back(to);

@@ -5,6 +5,7 @@
 #   bench/sfu.sh                      # the table: 50..500 subscribers, 3 runs each
 #   bench/sfu.sh --subscribers 300    # anything else is passed to sfu_load
 #   bench/sfu.sh --receivers-apart --subscribers 300   # the tool's receiving on its own core
+#   bench/sfu.sh --floor --subscribers 300   # no SFU: the kernel's part alone (sfu_floor)
 #
 # Needs root: it installs Janus (Debian's package) if missing, and makes a network namespace
 # for the servers, joined to this one by a veth pair (10.77.0.1 there, 10.77.0.2 here): Janus
@@ -19,12 +20,18 @@ NS_IF=lbench1
 SERVER_IP=10.77.0.1
 CLIENT_IP=10.77.0.2
 
-# --receivers-apart (this script's own flag, taken out before the rest goes to sfu_load): see
-# below, where the veth pair is set up.
+# This script's own flags, taken out before the rest goes to the tool: --receivers-apart (see
+# below, where the veth pair is set up) and --floor (run sfu_floor, a forwarder that does only
+# what the kernel does, in the server's place; docs/benchmarks.md, "SFU").
 receivers_apart=false
+tool=sfu_load
 passed=()
 for arg in "$@"; do
-  if [[ "$arg" == --receivers-apart ]]; then receivers_apart=true; else passed+=("$arg"); fi
+  case "$arg" in
+    --receivers-apart) receivers_apart=true ;;
+    --floor) tool=sfu_floor ;;
+    *) passed+=("$arg") ;;
+  esac
 done
 set -- ${passed[@]+"${passed[@]}"}
 
@@ -71,13 +78,13 @@ if $receivers_apart; then
   [ -n "$(pgrep "^napi/$HOST_IF-")" ] || { echo "no receive thread for $HOST_IF" >&2; exit 1; }
 fi
 
-cargo build --release -p server --bin lectern --example sfu_load
+cargo build --release -p server --bin lectern --example sfu_load --example sfu_floor
 
 # One WebSocket or HTTP long-poll per subscriber on each side.
 ulimit -n "$(ulimit -Hn)"
 
-if [ $# -eq 0 ]; then
+if [ $# -eq 0 ] && [[ "$tool" == sfu_load ]]; then
   set -- --matrix --sfu lectern,janus --subscribers 50,100,200,300,500 --repeat 3 --seconds 10 --warmup 6
 fi
-taskset -c 1 target/release/examples/sfu_load --server-cpus 0 \
+taskset -c 1 "target/release/examples/$tool" --server-cpus 0 \
   --netns "$NS" --server-ip "$SERVER_IP" --client-ip "$CLIENT_IP" "$@"

@@ -39,6 +39,7 @@
 //! Traffic goes to 127.0.0.1, or with `--netns` to the namespace `bench/sfu.sh` makes; every
 //! wait is bounded. `SFU_LOAD_DEBUG=1` prints each student's welcome and the server's log tail.
 
+mod camera;
 mod janus;
 mod lectern;
 mod media;
@@ -47,7 +48,8 @@ mod payload;
 #[path = "../support/mod.rs"]
 mod support;
 
-use media::{Camera, Media, MediaReport, Role};
+use camera::Camera;
+use media::{Media, MediaReport, Role};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -393,14 +395,7 @@ fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
 async fn run_once(sfu: Sfu, subscribers: usize, args: &Args, progress: &dyn Fn(&str)) -> Result<RunReport, Failure> {
     progress(&format!("{}: starting the server for {subscribers} subscribers", sfu.name()));
     let under = start_under_test(sfu, args, subscribers).await?;
-    let top = args.kbps * 1000;
-    let camera = Camera {
-        layer_bps: [top / 10, top / 3, top],
-        fps: 30,
-        keyframe_every: Duration::from_secs(3),
-        audio_bps: 32_000,
-    };
-    let media = Media::start(camera, args.client_ip)?;
+    let media = Media::start(Camera::simulcast(args.kbps * 1000), args.client_ip)?;
     let (publisher, feed) = join_publisher(&media, &under, &janus_http(args)).await?;
     if !wait_for(Duration::from_secs(15), || media.status.publisher_connected.load(Ordering::Relaxed)).await {
         return Err("the publisher did not connect within 15 s".into());

@@ -9,8 +9,9 @@
 //! The async side (signalling) talks to the thread with commands; answers come back on
 //! oneshots.
 
+use super::camera::{Camera, Packet, Schedule, nanos};
 use super::metrics::{Histogram, LossCounter};
-use super::payload::{self, AUDIO_LAYER, Stamp};
+use super::payload::{self, AUDIO_LAYER};
 use server::sfu::arrival;
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -31,45 +32,12 @@ use tokio::sync::oneshot;
 /// Simulcast layers, low to high, by the rids Lectern's page gives them (a quarter, half and
 /// full resolution).
 pub const RIDS: [&str; 3] = ["q", "h", "f"];
-/// libwebrtc paces at 2.5 times the target bitrate.
-const PACING_FACTOR: f64 = 2.5;
-/// The most the pacer sends at once after a wait: about two packets.
-const PACER_BURST_BYTES: f64 = 2_400.0;
-/// Frame sizes per layer (a 16:9 camera at 180p, 360p, 720p).
-const SIZES: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
-/// A keyframe is this many times a delta frame (a typical camera's ratio).
-const KEYFRAME_RATIO: usize = 4;
-/// Opus frame: 20 ms at 48 kHz.
-const AUDIO_FRAME: Duration = Duration::from_millis(20);
-const AUDIO_TICKS: u32 = 960;
 const WAKER: mio::Token = mio::Token(usize::MAX - 1);
 /// The longest the thread sleeps with nothing due.
 const IDLE_WAIT: Duration = Duration::from_millis(10);
 /// How long after a keyframe is made a packet counts as sent in its wake: the keyframe's
 /// pacing (about 60 ms at the defaults) and the server's fan-out queue behind it.
 pub const KEYFRAME_WAKE: Duration = Duration::from_millis(200);
-
-/// What the publisher sends.
-#[derive(Clone, Debug)]
-pub struct Camera {
-    /// Bits per second of each layer, low to high.
-    pub layer_bps: [u64; 3],
-    pub fps: u32,
-    pub keyframe_every: Duration,
-    pub audio_bps: u64,
-}
-
-impl Camera {
-    /// Average, delta and key frame sizes of a layer.
-    fn frame_bytes(&self, layer: usize) -> (usize, usize) {
-        let fps = u64::from(self.fps.max(1));
-        let per_frame = (self.layer_bps[layer] / 8 / fps) as usize;
-        let frames_per_key = (self.keyframe_every.as_secs_f64() * fps as f64).max(1.0) as usize;
-        // Sizes that keep the average at the layer's bitrate: (n - 1) deltas and one key.
-        let delta = per_frame * frames_per_key / (frames_per_key - 1 + KEYFRAME_RATIO);
-        (delta.max(100), (delta * KEYFRAME_RATIO).max(200))
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -242,38 +210,11 @@ impl Media {
     }
 }
 
-struct Layer {
-    seq: u64,
-    picture_id: u16,
-    frame: u32,
-    rtp_offset: u32,
-    /// Owed: asked for, or the first frame.
-    keyframe_due: bool,
-    last_keyframe: Option<Instant>,
-}
-
 struct Publisher {
     video: Mid,
     audio: Mid,
     pts: Option<(Pt, Pt)>,
-    layers: [Layer; 3],
-    audio_seq: u64,
-    audio_frame: u32,
-    next_video: Option<Instant>,
-    next_audio: Option<Instant>,
-    /// Camera packets waiting for the pacer.
-    paced: std::collections::VecDeque<Paced>,
-    /// Bytes the pacer may send now (negative: owed).
-    budget: f64,
-    paced_at: Option<Instant>,
-}
-
-struct Paced {
-    layer: usize,
-    seq: u64,
-    rtp_time: u32,
-    marker: bool,
-    packet: Vec<u8>,
+    schedule: Schedule,
 }
 
 struct Subscriber {
@@ -502,28 +443,9 @@ impl Engine {
         let Some((offer, pending)) = change.apply() else { return Err("str0m made no offer".into()) };
         peer.pending = Some(pending);
         if role == Role::Publisher {
-            let layers = std::array::from_fn(|l| Layer {
-                seq: 1 + 1000 * l as u64,
-                picture_id: 0,
-                frame: 0,
-                rtp_offset: 100_000 * (l as u32 + 1),
-                keyframe_due: true,
-                last_keyframe: None,
-            });
             self.publisher = Some(i);
-            peer.kind = Kind::Publisher(Box::new(Publisher {
-                video,
-                audio,
-                pts: None,
-                layers,
-                audio_seq: 1,
-                audio_frame: 0,
-                next_video: None,
-                next_audio: None,
-                paced: Default::default(),
-                budget: 0.0,
-                paced_at: None,
-            }));
+            let schedule = Schedule::new(self.camera.clone(), self.base);
+            peer.kind = Kind::Publisher(Box::new(Publisher { video, audio, pts: None, schedule }));
         }
         Ok(Offered { peer: i, sdp: offer.to_sdp_string(), mids: vec![video.to_string(), audio.to_string()] })
     }
@@ -594,10 +516,7 @@ impl Engine {
             (Kind::Publisher(p), Event::KeyframeRequest(req)) if req.mid == p.video => {
                 let layer = req.rid.and_then(|rid| RIDS.iter().position(|r| Rid::from(*r) == rid));
                 self.keyframe_requests.push((now, layer));
-                match layer {
-                    Some(l) => p.layers[l].keyframe_due = true,
-                    None => p.layers.iter_mut().for_each(|l| l.keyframe_due = true),
-                }
+                p.schedule.ask_keyframe(layer);
             }
             (Kind::Subscriber(s), Event::RtpPacket(packet)) => {
                 let arrived = packet.timestamp;
@@ -661,9 +580,6 @@ impl Engine {
         if !self.peers[i].alive || !self.peers[i].rtc.is_connected() {
             return now + IDLE_WAIT;
         }
-        let frame_interval = Duration::from_secs(1) / self.camera.fps.max(1);
-        let camera = self.camera.clone();
-        let pacing_bytes_per_s = camera.layer_bps.iter().sum::<u64>() as f64 * PACING_FACTOR / 8.0;
         let base = self.base;
         let peer = &mut self.peers[i];
         let Kind::Publisher(p) = &mut peer.kind else { return now + IDLE_WAIT };
@@ -678,78 +594,32 @@ impl Engine {
             p.pts = pt_of(&mut peer.rtc, p.video, Codec::Vp8).zip(pt_of(&mut peer.rtc, p.audio, Codec::Opus));
         }
         let Some((vp8, opus)) = p.pts else { return now + IDLE_WAIT };
+        let due = p.schedule.poll(now);
         let mut sent = 0u64;
-        let mut keyframes = 0u64;
-        let next_video = *p.next_video.get_or_insert(now);
-        if next_video <= now {
-            p.next_video = Some(next_video + frame_interval);
-            for (l, layer) in p.layers.iter_mut().enumerate() {
-                let periodic = layer.last_keyframe.is_none_or(|t| now.duration_since(t) >= camera.keyframe_every);
-                let keyframe = layer.keyframe_due || periodic;
-                if keyframe {
-                    layer.keyframe_due = false;
-                    layer.last_keyframe = Some(now);
-                    keyframes += 1;
-                }
-                let (delta, key) = camera.frame_bytes(l);
-                let stamp = Stamp { layer: l as u8, keyframe, frame: layer.frame, sent_ns: nanos(base, now) };
-                let (w, h) = SIZES[l];
-                let frame = payload::vp8_frame(stamp, if keyframe { key } else { delta }, w, h);
-                let packets = payload::vp8_packets(&frame, layer.picture_id);
-                let rtp_time = layer.rtp_offset.wrapping_add(layer.frame.wrapping_mul(90_000 / camera.fps.max(1)));
-                let last = packets.len() - 1;
-                for (k, packet) in packets.into_iter().enumerate() {
-                    p.paced.push_back(Paced { layer: l, seq: layer.seq, rtp_time, marker: k == last, packet });
-                    layer.seq += 1;
-                }
-                layer.frame += 1;
-                layer.picture_id = (layer.picture_id + 1) & 0x7fff;
-            }
-        }
-        // The pacer: a byte budget that grows with time while packets wait, none banked when idle.
-        if p.paced.is_empty() {
-            p.budget = 0.0;
-        } else {
-            let elapsed = p.paced_at.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
-            p.budget = (p.budget + elapsed * pacing_bytes_per_s).min(PACER_BURST_BYTES);
-        }
-        p.paced_at = Some(now);
         let mut api = peer.rtc.direct_api();
-        while p.budget >= 0.0 {
-            let Some(mut next) = p.paced.pop_front() else { break };
-            p.budget -= next.packet.len() as f64;
-            let Some(stream) = api.stream_tx_by_mid(p.video, Some(Rid::from(RIDS[next.layer]))) else { continue };
-            // Paced above, as libwebrtc paces; str0m's own pacer (on with its estimator) must
-            // not pace it again.
-            stream.set_unpaced(true);
-            payload::restamp(&mut next.packet, nanos(base, Instant::now()));
-            let write = RtpWrite::new(vp8, SeqNo::from(next.seq), next.rtp_time, now, next.packet)
-                .marker(next.marker)
-                .nackable(true);
-            stream.write_rtp(write);
-            sent += 1;
-        }
-        let next_audio = *p.next_audio.get_or_insert(now);
-        if next_audio <= now {
-            p.next_audio = Some(next_audio + AUDIO_FRAME);
-            if let Some(stream) = api.stream_tx_by_mid(p.audio, None) {
-                let size = (camera.audio_bps / 8 / 50) as usize;
-                let stamp =
-                    Stamp { layer: AUDIO_LAYER, keyframe: false, frame: p.audio_frame, sent_ns: nanos(base, now) };
-                let packet = payload::opus_packet(stamp, size);
-                let ext = ExtensionValues { audio_level: Some(-30), voice_activity: Some(true), ..Default::default() };
-                let time = p.audio_frame.wrapping_mul(AUDIO_TICKS);
-                stream.write_rtp(RtpWrite::new(opus, SeqNo::from(p.audio_seq), time, now, packet).ext_vals(ext));
-                p.audio_seq += 1;
-                p.audio_frame += 1;
-                sent += 1;
+        for packet in due.packets {
+            match packet {
+                Packet::Video { layer, seq, rtp_time, marker, mut payload } => {
+                    let Some(stream) = api.stream_tx_by_mid(p.video, Some(Rid::from(RIDS[layer]))) else { continue };
+                    // Paced by the schedule, as libwebrtc paces; str0m's own pacer (on with its
+                    // estimator) must not pace it again.
+                    stream.set_unpaced(true);
+                    payload::restamp(&mut payload, nanos(base, Instant::now()));
+                    let write =
+                        RtpWrite::new(vp8, SeqNo::from(seq), rtp_time, now, payload).marker(marker).nackable(true);
+                    stream.write_rtp(write);
+                    sent += 1;
+                }
+                Packet::Audio { seq, rtp_time, payload } => {
+                    let Some(stream) = api.stream_tx_by_mid(p.audio, None) else { continue };
+                    let ext =
+                        ExtensionValues { audio_level: Some(-30), voice_activity: Some(true), ..Default::default() };
+                    stream.write_rtp(RtpWrite::new(opus, SeqNo::from(seq), rtp_time, now, payload).ext_vals(ext));
+                    sent += 1;
+                }
             }
         }
-        let mut due = p.next_video.unwrap_or(now).min(p.next_audio.unwrap_or(now));
-        if !p.paced.is_empty() {
-            let wait = (-p.budget).max(0.0) / pacing_bytes_per_s;
-            due = due.min(now + Duration::from_secs_f64(wait));
-        }
+        let keyframes = due.keyframes;
         self.publisher_packets += sent;
         self.keyframes_sent += keyframes;
         if keyframes > 0 {
@@ -762,7 +632,7 @@ impl Engine {
         if sent > 0 {
             self.drive(i, now);
         }
-        due
+        due.next
     }
 
     fn report(&mut self) -> MediaReport {
@@ -809,10 +679,6 @@ impl Engine {
 /// Whether a packet sent at `sent` left within `KEYFRAME_WAKE` after a keyframe was made.
 fn in_a_keyframes_wake(keyframes_made: &std::collections::VecDeque<Instant>, sent: Instant) -> bool {
     keyframes_made.iter().any(|&k| k <= sent && sent < k + KEYFRAME_WAKE)
-}
-
-fn nanos(base: Instant, now: Instant) -> u64 {
-    now.duration_since(base).as_nanos() as u64
 }
 
 fn ms(d: Duration) -> f64 {

@@ -1,10 +1,12 @@
-//! Whether a worker keeps up: how long datagrams waited in its socket before it read them.
+//! Whether a worker keeps up: how long the teacher's packets waited in it.
 //!
-//! A class too large for one worker's core shows first as datagrams waiting in the socket
-//! (the kernel's arrival time against the read time, see [`super::arrival`]), then as lost
-//! packets once the socket's buffer is full. Students see a late or frozen picture; the
-//! operator would see nothing. So the worker notes every wait, and the log hears of the ones
-//! too long, at most once per period, with the worst of them.
+//! A class too large for one worker's core shows first as packets that wait: in the socket
+//! (the kernel's arrival time against the read time, see [`super::arrival`]), and, once read,
+//! in the fan-out until the last student is sent them (the worker reads its socket between
+//! the send batches of a fan-out, so the socket's wait alone stays short while the fan-out's
+//! grows). Then, once the socket's buffer is full, as lost packets. Students see a late or
+//! frozen picture; the operator would see nothing. So the worker notes both waits, and the log
+//! hears of the ones too long, at most once per period, with the worst of them.
 
 use std::time::{Duration, Instant};
 
@@ -13,14 +15,17 @@ pub const TOO_LONG: Duration = Duration::from_millis(100);
 /// At most one report this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// A period in which some datagrams waited too long.
+/// A period in which some packets waited too long.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Behind {
+    /// The longest wait, in the socket or until the fan-out sent the packet.
     pub worst: Duration,
-    /// Datagrams that waited longer than [`TOO_LONG`].
+    /// Datagrams that waited longer than [`TOO_LONG`] in the socket.
     pub late: u64,
     /// Datagrams read in the period.
     pub read: u64,
+    /// Fan-outs that kept a packet longer than [`TOO_LONG`] from its arrival.
+    pub late_fan_outs: u64,
 }
 
 #[derive(Debug, Default)]
@@ -29,24 +34,45 @@ pub struct BacklogWatch {
     worst: Duration,
     late: u64,
     read: u64,
+    late_fan_outs: u64,
 }
 
 impl BacklogWatch {
     /// Note a datagram that reached the socket at `arrived` and was read at `read`. Returns a
-    /// report when this read ends a period in which some datagram waited too long.
+    /// report when this read ends a period in which some packet waited too long.
     pub fn observe(&mut self, arrived: Instant, read: Instant) -> Option<Behind> {
-        let since = *self.since.get_or_insert(read);
         let waited = read.saturating_duration_since(arrived);
         self.read += 1;
         if waited > TOO_LONG {
             self.late += 1;
+        }
+        self.note(waited, read)
+    }
+
+    /// Note a fan-out that ended at `ended`, whose longest-kept packet had waited `waited`
+    /// since it reached the socket. Returns a report as [`BacklogWatch::observe`] does.
+    pub fn observe_fan_out(&mut self, waited: Duration, ended: Instant) -> Option<Behind> {
+        if waited > TOO_LONG {
+            self.late_fan_outs += 1;
+        }
+        self.note(waited, ended)
+    }
+
+    fn note(&mut self, waited: Duration, at: Instant) -> Option<Behind> {
+        let since = *self.since.get_or_insert(at);
+        if waited > TOO_LONG {
             self.worst = self.worst.max(waited);
         }
-        if read.saturating_duration_since(since) < REPORT_EVERY {
+        if at.saturating_duration_since(since) < REPORT_EVERY {
             return None;
         }
-        let report = (self.late > 0).then_some(Behind { worst: self.worst, late: self.late, read: self.read });
-        *self = Self { since: Some(read), ..Self::default() };
+        let report = (self.late > 0 || self.late_fan_outs > 0).then_some(Behind {
+            worst: self.worst,
+            late: self.late,
+            read: self.read,
+            late_fan_outs: self.late_fan_outs,
+        });
+        *self = Self { since: Some(at), ..Self::default() };
         report
     }
 }
@@ -111,5 +137,27 @@ mod tests {
         let times: Vec<Duration> = reports.iter().map(|(t, _)| *t).collect();
         assert_eq!(times, [1, 2, 3, 4].map(|n| REPORT_EVERY * n));
         assert!(reports.iter().all(|(_, b)| b.worst == 250 * MS && b.late == b.read));
+    }
+
+    #[test]
+    fn fan_outs_that_keep_packets_too_long_are_reported_though_the_socket_waits_are_short() {
+        let mut watch = BacklogWatch::default();
+        let start = Instant::now() + Duration::from_secs(1);
+        let mut reports = Vec::new();
+        // Every 10 ms a read whose datagram waited 2 ms, and a fan-out that kept its last
+        // packet 150 ms (then, after 15 s, 20 ms: caught up).
+        for k in 0..3_000u32 {
+            let at = start + 10 * MS * k;
+            reports.extend(watch.observe(at - 2 * MS, at));
+            let kept = if at < start + Duration::from_secs(15) { 150 * MS } else { 20 * MS };
+            reports.extend(watch.observe_fan_out(kept, at + MS));
+        }
+        assert_eq!(reports.len(), 2, "the first period, and the one that catches up: {reports:?}");
+        assert_eq!(reports[0].worst, 150 * MS);
+        assert_eq!(reports[0].late, 0, "no datagram waited long in the socket");
+        // The period's last read ends it before that turn's fan-out.
+        assert_eq!((reports[0].late_fan_outs, reports[0].read), (1_000, 1_001), "every fan-out was late");
+        assert_eq!((reports[1].late_fan_outs, reports[1].read), (500, 1_000), "late until 15 s, then not");
+        assert_eq!(reports[1].worst, 150 * MS);
     }
 }

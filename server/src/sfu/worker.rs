@@ -4,7 +4,7 @@
 //! events (a peer lost, the active speaker) on the class's event channel.
 
 use super::arrival;
-use super::backlog::BacklogWatch;
+use super::backlog::{BacklogWatch, Behind};
 use super::core::{Accepted, ClassId, Limits, OfferRequest, PeerId, SfuCore, SfuError, SfuEvent};
 use super::overload::{Change, LoadGovernor};
 use super::send_batch::SendBatch;
@@ -285,14 +285,7 @@ impl Inbound {
                         governor.note_wait(d.read.saturating_duration_since(d.arrived));
                     }
                     if let Some(behind) = self.backlog.observe(d.arrived, d.read) {
-                        tracing::warn!(
-                            worker = self.worker,
-                            worst_wait_ms = behind.worst.as_millis() as u64,
-                            late = behind.late,
-                            read = behind.read,
-                            "the SFU worker is falling behind: datagrams waited in its socket; its classes \
-                             are too large for one core (docs/media.md)"
-                        );
+                        self.warn_behind(&behind);
                     }
                     if i + 1 == READ_BURST {
                         return true;
@@ -308,6 +301,27 @@ impl Inbound {
             }
         }
         false
+    }
+
+    /// The fan-out just ended kept its longest-waiting packet `waited` since it reached the
+    /// socket: the wait the socket's alone no longer shows, since a fan-out reads between its
+    /// send batches.
+    fn note_fan_out(&mut self, waited: Duration) {
+        if let Some(behind) = self.backlog.observe_fan_out(waited, Instant::now()) {
+            self.warn_behind(&behind);
+        }
+    }
+
+    fn warn_behind(&self, behind: &Behind) {
+        tracing::warn!(
+            worker = self.worker,
+            worst_wait_ms = behind.worst.as_millis() as u64,
+            late = behind.late,
+            read = behind.read,
+            late_fan_outs = behind.late_fan_outs,
+            "the SFU worker is falling behind: packets waited in its socket or its fan-out; its classes \
+             are too large for one core (docs/media.md)"
+        );
     }
 }
 
@@ -381,6 +395,7 @@ fn flush(
     if let Some(governor) = governor {
         governor.note_wait(fan_out_wait);
     }
+    inbound.note_fan_out(fan_out_wait);
     for event in core.take_events() {
         let class = match &event {
             SfuEvent::PeerClosed { class, .. } | SfuEvent::ActiveSpeaker { class, .. } => *class,

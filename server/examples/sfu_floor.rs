@@ -286,12 +286,12 @@ fn measure(args: &Args) -> Result<(), Failure> {
                 datagram.resize(HEADER, 0);
                 datagram.extend_from_slice(&body);
                 match publisher.send_to(&datagram, forwarder_addr) {
+                    Ok(_) if FORWARDED.contains(&layer) && in_window(sent_ns) => sent_in_window += 1,
                     Ok(_) => {}
+                    // Not sent, so not owed to anyone: the floor measures the forwarder's
+                    // losses, not the tool's.
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                     Err(e) => return Err(fail("send to the forwarder", e)),
-                }
-                if FORWARDED.contains(&layer) && in_window(sent_ns) {
-                    sent_in_window += 1;
                 }
             }
         }

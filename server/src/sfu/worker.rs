@@ -240,7 +240,7 @@ fn run(
 }
 
 /// The worker's reading side: its socket's datagrams handed to the core, and how long each
-/// waited there noted.
+/// waited there, and in the fan-out after, noted.
 struct Inbound {
     worker: usize,
     announced: Vec<SocketAddr>,
@@ -390,7 +390,8 @@ fn flush(
         }
     }
     outgoing.finish(socket);
-    // The governor judges by the longest wait a packet saw, in the socket or in the fan-out.
+    // The governor and the log's warning judge by the longest wait a packet saw, in the socket
+    // or in the fan-out.
     let fan_out_wait = core.take_longest_fan_out_wait();
     if let Some(governor) = governor {
         governor.note_wait(fan_out_wait);

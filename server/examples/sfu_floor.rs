@@ -250,7 +250,8 @@ fn measure(args: &Args) -> Result<(), Failure> {
     let mut schedule = Schedule::new(Camera::simulcast(args.kbps * 1000), base);
     let window_start = base + Duration::from_secs(args.warmup);
     let window_end = window_start + Duration::from_secs(args.seconds);
-    let in_window = |sent_ns: u64| (nanos(base, window_start)..nanos(base, window_end)).contains(&sent_ns);
+    let window_ns = nanos(base, window_start)..nanos(base, window_end);
+    let in_window = |sent_ns: u64| window_ns.contains(&sent_ns);
     let mut next_due = base;
     let mut sent_in_window = 0u64;
     let mut received_in_window = 0u64;

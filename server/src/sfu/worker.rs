@@ -305,8 +305,12 @@ impl Inbound {
 
     /// The fan-out just ended kept its longest-waiting packet `waited` since it reached the
     /// socket: the wait the socket's alone no longer shows, since a fan-out reads between its
-    /// send batches.
-    fn note_fan_out(&mut self, waited: Duration) {
+    /// send batches. Like each socket wait in [`Inbound::read_burst`], it goes to the governor
+    /// and to the log's warning.
+    fn note_fan_out(&mut self, waited: Duration, governor: Option<&mut LoadGovernor>) {
+        if let Some(governor) = governor {
+            governor.note_wait(waited);
+        }
         if let Some(behind) = self.backlog.observe_fan_out(waited, Instant::now()) {
             self.warn_behind(&behind);
         }
@@ -390,13 +394,7 @@ fn flush(
         }
     }
     outgoing.finish(socket);
-    // The governor and the log's warning judge by the longest wait a packet saw, in the socket
-    // or in the fan-out.
-    let fan_out_wait = core.take_longest_fan_out_wait();
-    if let Some(governor) = governor {
-        governor.note_wait(fan_out_wait);
-    }
-    inbound.note_fan_out(fan_out_wait);
+    inbound.note_fan_out(core.take_longest_fan_out_wait(), governor.as_mut());
     for event in core.take_events() {
         let class = match &event {
             SfuEvent::PeerClosed { class, .. } | SfuEvent::ActiveSpeaker { class, .. } => *class,
